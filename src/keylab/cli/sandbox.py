@@ -1,0 +1,91 @@
+"""`keylab sandbox …`: run the sandbox, and the instructor's shortcuts around it."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "sandbox", help="run the offline OpenAI-compatible sandbox (and manage it)",
+        description="Run the sandbox in the foreground. Its first line on stdout is the base URL for "
+                    "OPENAI_BASE_URL.",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
+    parser.add_argument("--port", type=int, default=8765, help="port (default 8765; 0 picks a free one)")
+    parser.add_argument("--data", metavar="DIR", help="data dir (default: .keylab/sandbox in the course folder)")
+    parser.set_defaults(handler=_serve)
+    actions = parser.add_subparsers(dest="sandbox_command", metavar="ACTION")
+
+    account = actions.add_parser("account", help="accounts (the instructor's and the tests' shortcut)")
+    account_actions = account.add_subparsers(dest="account_command", metavar="ACTION", required=True)
+    create = account_actions.add_parser(
+        "create", help="create a verified organization with a project key and an admin key, printed once",
+    )
+    create.add_argument("--data", metavar="DIR", help="data dir of the sandbox (works while it runs)")
+    create.add_argument("--email", help="the account's email (default: a generated one)")
+    create.add_argument("--credits", default="0", metavar="USD", help="prepaid balance in US dollars (default 0)")
+    create.add_argument("--json", action="store_true", help="print one JSON object")
+    create.set_defaults(handler=_account_create)
+
+    # Platform actions (open, …) register themselves here as they land.
+    try:
+        from keylab.cli import sandbox_platform
+    except ImportError:
+        return
+    sandbox_platform.register(actions)
+
+
+def _data_dir(value: str | None) -> Path:
+    from keylab.paths import sandbox_data_dir
+
+    return Path(value).expanduser() if value else sandbox_data_dir()
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from keylab.sandbox.server import run_foreground
+
+    try:
+        return run_foreground(_data_dir(args.data), args.host, args.port)
+    except OSError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+
+
+def _account_create(args: argparse.Namespace) -> int:
+    from keylab.sandbox.accounts import create_account
+    from keylab.sandbox.clock import Clock
+    from keylab.sandbox.store import Store
+
+    try:
+        credits = Decimal(args.credits)
+        if not credits.is_finite() or credits < 0:
+            raise InvalidOperation
+    except InvalidOperation:
+        print(f"error: --credits must be an amount in US dollars such as 5 or 10.50, not {args.credits!r}",
+              file=sys.stderr)
+        return 2
+    store = Store(_data_dir(args.data))
+    try:
+        if args.email and store.query_one("SELECT 1 FROM users WHERE email = ?", (args.email,)):
+            print(f"error: an account with the email {args.email} already exists in this sandbox; "
+                  "pick another --email or leave it out", file=sys.stderr)
+            return 1
+        account = create_account(store, Clock(store), email=args.email, credits_usd=credits)
+    finally:
+        store.close()
+    if args.json:
+        print(json.dumps(account.as_json()))
+        return 0
+    print(f"Organization: {account.organization_id}  (Default project: {account.project_id})")
+    print(f"Email:        {account.email}")
+    print(f"Credit:       ${account.credits_usd}")
+    print()
+    print("These keys are shown once. Copy them now; the sandbox keeps only their hashes.")
+    print(f"  Project key (All permissions): {account.api_key}")
+    print(f"  Admin key:                     {account.admin_key}")
+    return 0

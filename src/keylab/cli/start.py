@@ -1,0 +1,125 @@
+"""`keylab start`: the sandbox, a `.env` that points at it on first run, then JupyterLab on lesson 00.
+
+The sandbox runs as a child process on port 8765 (reused when one already answers there) and
+stops when JupyterLab does. If the course folder has no `.env`, one is written from `.env.example`
+with a fresh sandbox key, so the first lesson works at once; a learner who wants the real API edits
+that file (lesson 02 shows how) and nothing else.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from decimal import Decimal
+from pathlib import Path
+from typing import IO
+
+from keylab.keys import mask
+
+STARTER_CREDIT = Decimal("5")
+FIRST_NOTEBOOK = "notebooks/00_welcome.ipynb"
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("start", help="start the sandbox and open the course in JupyterLab")
+    parser.add_argument("--port", type=int, default=8765, help="sandbox port (default 8765)")
+    parser.add_argument("--no-browser", action="store_true", help="do not open a browser window")
+    parser.add_argument("--no-lab", action="store_true", help="start only the sandbox (for a classroom server)")
+    parser.set_defaults(handler=_start)
+
+
+def _healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/sandbox/health", timeout=0.5) as response:  # noqa: S310 (loopback)
+            return json.load(response).get("status") == "ok"
+    except (OSError, ValueError, urllib.error.URLError):
+        return False
+
+
+def _start_sandbox(port: int, data_dir: Path) -> tuple[str, subprocess.Popen[bytes] | None]:
+    url = f"http://127.0.0.1:{port}"
+    if _healthy(url):
+        print(f"Using the keylab sandbox already running at {url}/v1")
+        return url, None
+    process = subprocess.Popen(
+        [sys.executable, "-m", "keylab", "sandbox", "--port", str(port), "--data", str(data_dir)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )
+    assert process.stdout is not None
+    first = process.stdout.readline().decode().strip()
+    if not first.startswith("keylab sandbox listening on"):
+        rest = process.stdout.read().decode() if process.poll() is not None else ""
+        raise SystemExit(f"The sandbox did not start:\n{first}\n{rest}")
+    print(first)
+    # Keep relaying the sandbox's messages so its pipe never fills up and blocks it.
+    threading.Thread(target=_relay, args=(process.stdout,), daemon=True).start()
+    return url, process
+
+
+def _relay(stream: IO[bytes]) -> None:
+    for line in stream:
+        sys.stdout.write(line.decode(errors="replace"))
+        sys.stdout.flush()
+
+
+def _write_env(root: Path, base_url: str, data_dir: Path) -> None:
+    """Create `.env` from `.env.example` with a new sandbox account's key, if there is no `.env` yet."""
+    env_file = root / ".env"
+    if env_file.exists():
+        return
+    from keylab.sandbox.accounts import create_account
+    from keylab.sandbox.clock import Clock
+    from keylab.sandbox.store import Store
+
+    store = Store(data_dir)
+    try:
+        account = create_account(store, Clock(store), email="you@example.com", credits_usd=STARTER_CREDIT)
+    finally:
+        store.close()
+    example = root / ".env.example"
+    lines = example.read_text().splitlines() if example.exists() else ["OPENAI_API_KEY=", "OPENAI_BASE_URL="]
+    values = {"OPENAI_API_KEY": account.api_key, "OPENAI_BASE_URL": base_url}
+    out = []
+    for line in lines:
+        name = line.split("=", 1)[0].strip()
+        out.append(f"{name}={values.pop(name)}" if name in values else line)
+    out.extend(f"{name}={value}" for name, value in values.items())
+    fd = os.open(env_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write("\n".join(out) + "\n")
+    print(f"Wrote {env_file} with a new sandbox key ({mask(account.api_key)}) and ${STARTER_CREDIT} of sandbox credit.")
+
+
+def _start(args: argparse.Namespace) -> int:
+    from keylab.paths import course_root, sandbox_data_dir
+
+    root = course_root() or Path.cwd()
+    data_dir = sandbox_data_dir()
+    url, process = _start_sandbox(args.port, data_dir)
+    try:
+        _write_env(root, f"{url}/v1", data_dir)
+        if args.no_lab:
+            print("Sandbox running. Press Ctrl-C to stop.")
+            while process is None or process.poll() is None:
+                time.sleep(1)
+            return 0
+        lab = [sys.executable, "-m", "jupyterlab", str(root / FIRST_NOTEBOOK), f"--ServerApp.root_dir={root}"]
+        if args.no_browser:
+            lab.append("--no-browser")
+        return subprocess.call(lab, cwd=root)
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        if process is not None:
+            process.terminate()
+            try:
+                process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                process.kill()

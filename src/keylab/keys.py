@@ -1,0 +1,161 @@
+"""What an OpenAI API key looks like, and how keylab tells real keys from sandbox keys.
+
+Real keys carry the marker ``T3BlbkFJ`` (base64 of "OpenAI") that secret scanners key on.
+Sandbox keys have the same prefixes and lengths but carry ``a2V5bGFi`` (base64 of "keylab")
+instead, so no sandbox key can ever trip GitHub push protection or be mistaken for a real one.
+Sources: ../shared/facts.md §3 (gitleaks, trufflehog and detect-secrets rules).
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import string
+from dataclasses import dataclass
+from enum import Enum
+
+# Assembled at import time so this file itself never holds the marker next to a key shape.
+REAL_MARKER = "T3Blbk" + "FJ"
+SANDBOX_MARKER = "a2V5bGFi"
+
+_BODY_ALPHABET = string.ascii_letters + string.digits + "_-"
+
+# prefix -> length of each half around the marker (real keys: facts.md §3)
+KEY_PREFIXES: dict[str, int] = {
+    "sk-proj-": 74,
+    "sk-svcacct-": 74,
+    "sk-admin-": 58,
+}
+
+PLACEHOLDERS = (
+    "sk-...",
+    "sk-your-key-here",
+    "your-api-key",
+    "your_api_key",
+    "your-key-here",
+    "replace-me",
+    "changeme",
+    "xxx",
+)
+
+_REAL_KEY_RE = re.compile(r"sk-[A-Za-z0-9_-]*" + REAL_MARKER + r"[A-Za-z0-9_-]+")
+_SANDBOX_KEY_RE = re.compile(r"sk-(?:proj|svcacct|admin)-[A-Za-z0-9_-]+" + SANDBOX_MARKER + r"[A-Za-z0-9_-]+")
+
+
+class KeyKind(str, Enum):
+    """What a string that claims to be an API key most likely is."""
+
+    EMPTY = "empty"
+    PLACEHOLDER = "placeholder"
+    REAL = "real"
+    SANDBOX = "sandbox"
+    MALFORMED = "malformed"
+
+
+@dataclass(frozen=True)
+class KeyInfo:
+    kind: KeyKind
+    prefix: str
+    length: int
+    problem: str = ""
+
+
+def generate_sandbox_key(prefix: str = "sk-proj-") -> str:
+    """A fresh sandbox key: realistic prefix and length, sandbox marker in the middle."""
+    half = KEY_PREFIXES[prefix]
+    body = "".join(secrets.choice(_BODY_ALPHABET) for _ in range(2 * half))
+    return f"{prefix}{body[:half]}{SANDBOX_MARKER}{body[half:]}"
+
+
+def key_prefix(key: str) -> str:
+    for prefix in KEY_PREFIXES:
+        if key.startswith(prefix):
+            return prefix
+    return "sk-" if key.startswith("sk-") else ""
+
+
+def looks_real(key: str) -> bool:
+    """True when the string carries the marker of a real OpenAI key."""
+    return bool(_REAL_KEY_RE.search(key))
+
+
+def looks_sandbox(key: str) -> bool:
+    return bool(_SANDBOX_KEY_RE.fullmatch(key))
+
+
+def is_placeholder(key: str) -> bool:
+    low = key.strip().strip("'\"").lower()
+    if not low:
+        return False
+    return low in PLACEHOLDERS or "your" in low or "here" in low or low.endswith("...") or set(low) <= set("x.-*")
+
+
+def classify(key: str | None) -> KeyInfo:
+    """Classify a key string without ever returning it: kind, prefix, length and the first problem."""
+    if not key:
+        return KeyInfo(KeyKind.EMPTY, "", 0, "the value is empty")
+    prefix = key_prefix(key)
+    if is_placeholder(key):
+        return KeyInfo(KeyKind.PLACEHOLDER, prefix, len(key), "this is the placeholder from .env.example")
+    problem = ""
+    if key != key.strip():
+        problem = "it has spaces or a newline around it"
+    elif key[:1] in "'\"" or key[-1:] in "'\"":
+        problem = "it is wrapped in quotes"
+    elif key.lower().startswith("bearer "):
+        problem = "it starts with 'Bearer ' (the SDK adds that itself)"
+    elif any(ch.isspace() for ch in key):
+        problem = "it has a space inside"
+    if looks_real(key):
+        return KeyInfo(KeyKind.REAL, prefix, len(key), problem)
+    if SANDBOX_MARKER in key:
+        if problem:
+            return KeyInfo(KeyKind.MALFORMED, prefix, len(key), problem)
+        if looks_sandbox(key) and _expected_length(prefix) == len(key):
+            return KeyInfo(KeyKind.SANDBOX, prefix, len(key))
+        return KeyInfo(
+            KeyKind.MALFORMED, prefix, len(key),
+            f"it is {len(key)} characters long, a full {prefix}… key has {_expected_length(prefix)}: "
+            "it was probably cut off when copied",
+        )
+    if not prefix:
+        return KeyInfo(KeyKind.MALFORMED, "", len(key), problem or "it does not start with 'sk-'")
+    return KeyInfo(KeyKind.MALFORMED, prefix, len(key), problem or "it has neither the real nor the sandbox key shape")
+
+
+def _expected_length(prefix: str) -> int:
+    return len(prefix) + 2 * KEY_PREFIXES.get(prefix, 0) + 8
+
+
+def mask(key: str) -> str:
+    """The masked form keylab shows anywhere a key is displayed: prefix, an ellipsis, the last four."""
+    if not key:
+        return "(empty)"
+    if len(key) <= 12:
+        return "*" * len(key)
+    prefix = key_prefix(key) or key[:3]
+    return f"{prefix}...{key[-4:]}"
+
+
+def mask_like_openai(key: str) -> str:
+    """The masking the real API uses in 'Incorrect API key provided' (first 8, stars, last 4)."""
+    if len(key) <= 12:
+        return key
+    return key[:8] + "*" * (len(key) - 12) + key[-4:]
+
+
+__all__ = [
+    "KEY_PREFIXES",
+    "REAL_MARKER",
+    "SANDBOX_MARKER",
+    "KeyInfo",
+    "KeyKind",
+    "classify",
+    "generate_sandbox_key",
+    "is_placeholder",
+    "key_prefix",
+    "looks_real",
+    "looks_sandbox",
+    "mask",
+    "mask_like_openai",
+]

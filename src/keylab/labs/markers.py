@@ -1,0 +1,92 @@
+"""Solution markers: turn a solution cell's source into the learner's version.
+
+Answers sit between `### BEGIN SOLUTION` and `### END SOLUTION` lines (the nbgrader convention),
+possibly indented inside a function body. An optional `### HINT: ...` line inside the block becomes
+the message of the `NotImplementedError` the learner sees. This module works on plain text so it can
+be tested without notebooks.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import NamedTuple
+
+BEGIN = "### BEGIN SOLUTION"
+END = "### END SOLUTION"
+_HINT = re.compile(r"^\s*### HINT:\s*(?P<hint>.*?)\s*$")
+GENERIC_HINT = "write your answer here (replace this line), run the cell, then run the check cell below"
+CODE_PLACEHOLDER = "# YOUR CODE HERE"
+MARKDOWN_PLACEHOLDER = "YOUR ANSWER HERE"
+
+
+class LabBuildError(ValueError):
+    """A solution notebook cannot be turned into a lab; the message names the file and the cell."""
+
+
+class Stripped(NamedTuple):
+    """The learner's version of a cell and how many solution blocks were replaced."""
+
+    source: str
+    blocks: int
+
+
+def _indent_of(line: str) -> str:
+    return line[: len(line) - len(line.lstrip())]
+
+
+def _raise_line(indent: str, exercise_id: str, hints: list[str]) -> str:
+    hint = " ".join(hints) if hints else GENERIC_HINT
+    # json.dumps gives a valid Python string literal in double quotes (non-ASCII kept readable).
+    return f"{indent}raise NotImplementedError({json.dumps(f'Exercise {exercise_id}: {hint}', ensure_ascii=False)})"
+
+
+def strip_solutions(source: str, exercise_id: str, *, markdown: bool = False, where: str = "") -> Stripped:
+    """Replace each marked block of `source` with a placeholder at the block's indentation.
+
+    Code cells get `# YOUR CODE HERE` plus `raise NotImplementedError("Exercise <id>: <hint>")`;
+    markdown cells get `YOUR ANSWER HERE`. `where` prefixes error messages (file and cell).
+    Raises LabBuildError on unbalanced markers or a stray `### HINT:` line.
+    """
+    out: list[str] = []
+    blocks = 0
+    open_at: int | None = None  # line number (1-based) of the BEGIN marker of the open block
+    indent = ""
+    hints: list[str] = []
+    lines = source.split("\n")
+    for number, line in enumerate(lines, start=1):
+        marker = line.strip()
+        if marker == BEGIN:
+            if open_at is not None:
+                raise LabBuildError(
+                    f"{where}: '{BEGIN}' on line {number} but the block opened on line {open_at} "
+                    f"has no '{END}' yet"
+                )
+            open_at, indent, hints = number, _indent_of(line), []
+        elif marker == END:
+            if open_at is None:
+                raise LabBuildError(f"{where}: '{END}' on line {number} has no matching '{BEGIN}'")
+            if markdown:
+                out.append(f"{indent}{MARKDOWN_PLACEHOLDER}")
+            else:
+                out.append(f"{indent}{CODE_PLACEHOLDER}")
+                out.append(_raise_line(indent, exercise_id, hints))
+            blocks += 1
+            open_at = None
+        elif (match := _HINT.match(line)) is not None:
+            if open_at is None:
+                raise LabBuildError(
+                    f"{where}: '### HINT:' on line {number} is outside a solution block "
+                    "(it would be shown to learners as-is)"
+                )
+            hints.append(match["hint"])
+        elif open_at is None:
+            out.append(line)
+    if open_at is not None:
+        raise LabBuildError(f"{where}: '{BEGIN}' on line {open_at} has no matching '{END}'")
+    return Stripped("\n".join(out), blocks)
+
+
+def has_markers(source: str) -> bool:
+    """Whether any line of `source` is a solution marker or hint (cheap pre-check)."""
+    return any(line.strip() in (BEGIN, END) or _HINT.match(line) for line in source.split("\n"))

@@ -1,0 +1,46 @@
+"""Where keylab keeps the learner's local state, in one place.
+
+Everything lives under one folder, `KEYLAB_HOME` (default: `.keylab/` in the course checkout
+when there is one, else `~/.keylab`). It is git-ignored. Tests point `KEYLAB_HOME` at a temporary
+directory so they never see a learner's real sandbox or progress.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def course_root() -> Path | None:
+    """The course checkout keylab is running from (the folder with `notebooks/`), if any."""
+    here = Path(__file__).resolve()
+    for parent in here.parents:
+        if (parent / "notebooks").is_dir() and (parent / "pyproject.toml").is_file():
+            return parent
+    cwd = Path.cwd().resolve()
+    for parent in (cwd, *cwd.parents):
+        if (parent / "notebooks").is_dir() and (parent / "pyproject.toml").is_file():
+            return parent
+    return None
+
+
+def keylab_home() -> Path:
+    """The folder that holds sandbox data and progress; created on first use."""
+    env = os.environ.get("KEYLAB_HOME")
+    if env:
+        home = Path(env).expanduser()
+    else:
+        root = course_root()
+        home = root / ".keylab" if root else Path.home() / ".keylab"
+    home.mkdir(parents=True, exist_ok=True)
+    return home
+
+
+def sandbox_data_dir() -> Path:
+    """Default data dir of the sandbox (SQLite database, operator token, key salt)."""
+    return keylab_home() / "sandbox"
+
+
+def progress_file() -> Path:
+    """The learner's lab progress (git-ignored)."""
+    return keylab_home() / "progress.json"

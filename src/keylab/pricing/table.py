@@ -1,0 +1,132 @@
+"""The dated price table: the one place in keylab that says what a model costs.
+
+The sandbox bills from it, the widgets estimate from it, and the lessons import it. Prices are
+USD per 1M tokens, Standard tier, prompts up to 272K input tokens, as OpenAI listed them on the
+date in `PRICES_AS_OF`. Each row names its source; the short names are those of
+`../shared/facts.md` §0 (LiteLLM's and genai-prices' copies of developers.openai.com/api/docs/pricing,
+the GPT-6.2 launch notes, and OpenAI's deprecations page). Re-check before relying on a price.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from decimal import Decimal
+
+PRICES_AS_OF = dt.date(2026, 11, 28)
+PRICING_URL = "https://developers.openai.com/api/docs/pricing"
+DEPRECATIONS_URL = "https://developers.openai.com/api/docs/deprecations"
+
+# The model the lessons use: the cheapest current general model on PRICES_AS_OF.
+COURSE_MODEL = "gpt-6-luna"
+
+_D = Decimal
+
+
+@dataclass(frozen=True)
+class ModelPrice:
+    """One model's Standard-tier price per 1M tokens and its life cycle."""
+
+    id: str
+    input: Decimal
+    cached_input: Decimal | None
+    output: Decimal
+    context_window: int
+    max_output_tokens: int
+    released: dt.date
+    shutdown_date: dt.date | None = None
+    replacement: str | None = None
+    source: str = "LiteLLM; genai-prices"
+    note: str = ""
+
+    def is_shut_down(self, today: dt.date) -> bool:
+        return self.shutdown_date is not None and today >= self.shutdown_date
+
+    @property
+    def created(self) -> int:
+        """Unix time of the release date, as `GET /v1/models` reports `created`."""
+        return int(dt.datetime.combine(self.released, dt.time(), dt.timezone.utc).timestamp())
+
+
+def _m(
+    id: str, inp: str, cached: str | None, out: str, ctx: int, max_out: int, released: str,
+    shutdown: str | None = None, replacement: str | None = None, source: str = "LiteLLM; genai-prices",
+    note: str = "",
+) -> ModelPrice:
+    return ModelPrice(
+        id=id, input=_D(inp), cached_input=_D(cached) if cached is not None else None, output=_D(out),
+        context_window=ctx, max_output_tokens=max_out, released=dt.date.fromisoformat(released),
+        shutdown_date=dt.date.fromisoformat(shutdown) if shutdown else None,
+        replacement=replacement, source=source, note=note,
+    )
+
+
+_ROWS = (
+    _m("gpt-6.2-astra", "8.00", "0.40", "40.00", 1_050_000, 128_000, "2026-11-17", source="6.2-launch (2026-11-18)"),
+    _m("gpt-6.2-sol", "2.00", "0.10", "10.00", 1_050_000, 128_000, "2026-11-17", source="6.2-launch (2026-11-18)"),
+    _m("gpt-6-astra", "10.00", "1.00", "50.00", 1_050_000, 128_000, "2026-09-03"),
+    _m("gpt-6.1-sol", "2.00", "0.10", "10.00", 1_050_000, 128_000, "2026-09-29"),
+    _m("gpt-6.1-terra", "1.00", "0.05", "5.00", 1_050_000, 128_000, "2026-10-26",
+       source="LiteLLM; genai-prices (2026-10-26); OpenAI model page"),
+    _m("gpt-6-sol", "2.00", "0.20", "10.00", 1_050_000, 128_000, "2026-09-22"),
+    _m("gpt-6-luna", "0.10", "0.01", "0.50", 1_050_000, 128_000, "2026-09-22"),
+    _m("gpt-5.6-sol", "4.00", "0.40", "20.00", 1_050_000, 128_000, "2026-07-09",
+       note="promotional price from 2026-08-21 (list $5/$30); sources disagree after 2026-11-21"),
+    _m("gpt-5.6-terra", "2.00", "0.20", "12.00", 1_050_000, 128_000, "2026-07-09", note="cut on 2026-07-30"),
+    _m("gpt-5.6-luna", "0.20", "0.02", "1.20", 1_050_000, 128_000, "2026-07-09", note="cut on 2026-07-30"),
+    _m("gpt-5.5", "5.00", "0.50", "30.00", 1_050_000, 128_000, "2026-04-23"),
+    _m("gpt-5.4", "2.50", "0.25", "15.00", 1_050_000, 128_000, "2026-03-05"),
+    _m("gpt-5.4-mini", "0.75", "0.075", "4.50", 400_000, 128_000, "2026-03-17"),
+    _m("gpt-5.4-nano", "0.20", "0.02", "1.25", 400_000, 128_000, "2026-03-17", shutdown="2027-04-01"),
+    _m("gpt-5.2", "1.75", "0.175", "14.00", 400_000, 128_000, "2025-12-11"),
+    _m("gpt-5.1", "1.25", "0.125", "10.00", 400_000, 128_000, "2025-11-13", shutdown="2027-04-01"),
+    _m("gpt-5", "1.25", "0.125", "10.00", 400_000, 128_000, "2025-08-07", shutdown="2026-12-11",
+       replacement="gpt-6.1-sol"),
+    _m("gpt-5-mini", "0.25", "0.025", "2.00", 400_000, 128_000, "2025-08-07", shutdown="2026-12-11",
+       replacement="gpt-6.1-terra"),
+    _m("gpt-5-nano", "0.05", "0.005", "0.40", 400_000, 128_000, "2025-08-07", shutdown="2026-12-11",
+       replacement="gpt-6-luna"),
+    _m("gpt-4.1", "2.00", "0.50", "8.00", 1_047_576, 32_768, "2025-04-14", shutdown="2027-01-14"),
+    _m("gpt-4.1-mini", "0.40", "0.10", "1.60", 1_047_576, 32_768, "2025-04-14", shutdown="2027-01-14"),
+    _m("gpt-4o", "2.50", "1.25", "10.00", 128_000, 16_384, "2024-05-13", shutdown="2027-01-14",
+       replacement="gpt-6-luna"),
+    _m("gpt-4o-mini", "0.15", "0.075", "0.60", 128_000, 16_384, "2024-07-18", shutdown="2027-01-14",
+       replacement="gpt-6-luna", source="LiteLLM; tokencost; OpenAI model page (2026-10-04)"),
+    _m("o3", "2.00", "0.50", "8.00", 200_000, 100_000, "2025-04-16", shutdown="2026-12-11"),
+    _m("o4-mini", "1.10", "0.275", "4.40", 200_000, 100_000, "2025-04-16", shutdown="2026-10-23",
+       source="LiteLLM; Deprec"),
+    _m("o3-mini", "1.10", "0.55", "4.40", 200_000, 100_000, "2025-01-31", shutdown="2026-10-23"),
+    _m("o1", "15.00", "7.50", "60.00", 200_000, 100_000, "2024-12-17", shutdown="2026-10-23",
+       replacement="gpt-5.6-sol", source="LiteLLM; tokencost; Deprec"),
+    _m("gpt-4-turbo", "10.00", None, "30.00", 128_000, 4_096, "2024-04-09", shutdown="2026-10-23"),
+    _m("gpt-3.5-turbo", "0.50", None, "1.50", 16_385, 4_096, "2023-03-01", shutdown="2026-10-23"),
+)
+
+MODELS: dict[str, ModelPrice] = {row.id: row for row in _ROWS}
+_SNAPSHOT = re.compile(r"(.+)-\d{4}-\d{2}-\d{2}")
+
+
+def get_model(model_id: str) -> ModelPrice | None:
+    """The row for a model id; dated snapshots such as `gpt-4o-mini-2024-07-18` map to their family."""
+    if model_id in MODELS:
+        return MODELS[model_id]
+    snapshot = _SNAPSHOT.fullmatch(model_id)
+    return MODELS.get(snapshot.group(1)) if snapshot else None
+
+
+def current_models(today: dt.date) -> list[ModelPrice]:
+    """Models that still answer on `today`, newest first."""
+    return [m for m in _ROWS if not m.is_shut_down(today)]
+
+
+__all__ = [
+    "COURSE_MODEL",
+    "DEPRECATIONS_URL",
+    "MODELS",
+    "PRICES_AS_OF",
+    "PRICING_URL",
+    "ModelPrice",
+    "current_models",
+    "get_model",
+]

@@ -1,0 +1,161 @@
+"""Token counting: tiktoken when its encoding file is at hand, an honest approximation otherwise.
+
+tiktoken downloads its encoding files on first use. keylab never lets it: the sandbox makes no
+outbound call, and a workshop room may have no internet. So we load an encoding only when its
+file is already in tiktoken's cache (`TIKTOKEN_CACHE_DIR`, else `DATA_GYM_CACHE_DIR`, else
+`<tmp>/data-gym-cache`; file name = sha1 of the blob URL, see facts.md §2). Without it, counts are
+approximate (about four characters per token) and every result says so.
+
+Chat messages add the cookbook's overhead: 3 tokens per message, 1 per `name`, 3 to prime the
+reply (openai-cookbook, How_to_count_tokens_with_tiktoken.ipynb).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import math
+import os
+import tempfile
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+_BLOB = "https://openaipublic.blob.core.windows.net/encodings/{}.tiktoken"
+TOKENS_PER_MESSAGE = 3
+TOKENS_PER_NAME = 1
+REPLY_PRIMING_TOKENS = 3
+
+# GPT-6 has no published tokenizer (tiktoken 0.14 raises KeyError for it); o200k_base is the
+# closest public encoding, so counts for those models are exact for o200k, estimated for GPT-6.
+_CL100K_PREFIXES = ("gpt-4-", "gpt-3.5", "text-embedding-", "gpt-4")
+_O200K_EXCEPTIONS = ("gpt-4o", "gpt-4.1")
+
+
+@dataclass(frozen=True)
+class TokenCount:
+    """A token count and how much to trust it."""
+
+    tokens: int
+    encoding: str
+    exact: bool
+
+    @property
+    def note(self) -> str:
+        if self.exact:
+            return f"counted with tiktoken ({self.encoding})"
+        return (
+            "approximate (about 4 characters per token): tiktoken's encoding file "
+            f"{self.encoding} is not available offline here; set TIKTOKEN_CACHE_DIR to a folder that has it"
+        )
+
+
+def encoding_name_for(model: str) -> str:
+    if model.startswith(_O200K_EXCEPTIONS):
+        return "o200k_base"
+    if model.startswith(_CL100K_PREFIXES):
+        return "cl100k_base"
+    return "o200k_base"
+
+
+def _cache_dir() -> Path:
+    if "TIKTOKEN_CACHE_DIR" in os.environ:
+        return Path(os.environ["TIKTOKEN_CACHE_DIR"])
+    if "DATA_GYM_CACHE_DIR" in os.environ:
+        return Path(os.environ["DATA_GYM_CACHE_DIR"])
+    return Path(tempfile.gettempdir()) / "data-gym-cache"
+
+
+def encoding_available(name: str) -> bool:
+    """True when tiktoken can load `name` without any network access."""
+    cache_key = hashlib.sha1(_BLOB.format(name).encode()).hexdigest()
+    return (_cache_dir() / cache_key).is_file()
+
+
+@functools.lru_cache(maxsize=4)
+def _load_encoding(name: str, cache_dir: str) -> Any | None:
+    del cache_dir  # part of the cache key only: a changed TIKTOKEN_CACHE_DIR reloads
+    if not encoding_available(name):
+        return None
+    try:
+        import tiktoken
+    except ImportError:  # pragma: no cover - tiktoken is a dependency, but stay usable without it
+        return None
+    try:
+        return tiktoken.get_encoding(name)
+    except Exception:  # a corrupt cache file: fall back rather than break a lesson
+        return None
+
+
+def get_encoding(model: str) -> Any | None:
+    """The tiktoken Encoding for a model, or None when it cannot be loaded offline."""
+    return _load_encoding(encoding_name_for(model), str(_cache_dir()))
+
+
+def _approx(text: str) -> int:
+    return math.ceil(len(text) / 4) if text else 0
+
+
+def count_text(text: str, model: str) -> TokenCount:
+    """Tokens in a plain string for `model`."""
+    name = encoding_name_for(model)
+    enc = get_encoding(model)
+    if enc is None:
+        return TokenCount(_approx(text), name, exact=False)
+    return TokenCount(len(enc.encode(text, disallowed_special=())), name, exact=True)
+
+
+def split_tokens(text: str, model: str) -> list[str]:
+    """`text` cut into token-sized pieces (real tokens when the encoding loads), for streaming."""
+    enc = get_encoding(model)
+    if enc is None:
+        pieces: list[str] = []
+        for word in text.split(" "):
+            pieces.append((" " if pieces else "") + word)
+        return [p for p in pieces if p]
+    return [enc.decode([t]) for t in enc.encode(text, disallowed_special=())]
+
+
+def _content_text(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        parts = []
+        for part in content:
+            if isinstance(part, Mapping):
+                parts.append(str(part.get("text", "")))
+            elif isinstance(part, str):
+                parts.append(part)
+        return "".join(parts)
+    return "" if content is None else str(content)
+
+
+def count_messages(messages: Iterable[Mapping[str, Any]], model: str) -> TokenCount:
+    """Prompt tokens for a list of chat messages, with the cookbook's per-message overhead."""
+    name = encoding_name_for(model)
+    total = 0
+    exact = True
+    for message in messages:
+        total += TOKENS_PER_MESSAGE
+        for field, value in message.items():
+            if field not in ("role", "content", "name"):
+                continue
+            counted = count_text(_content_text(value), model)
+            total += counted.tokens
+            exact = exact and counted.exact
+            if field == "name":
+                total += TOKENS_PER_NAME
+    total += REPLY_PRIMING_TOKENS
+    return TokenCount(total, name, exact)
+
+
+__all__ = [
+    "TokenCount",
+    "count_messages",
+    "count_text",
+    "encoding_available",
+    "encoding_name_for",
+    "get_encoding",
+    "split_tokens",
+]

@@ -1,0 +1,1 @@
+"""The sandbox's OpenAI-compatible `/v1` API, one module per resource."""

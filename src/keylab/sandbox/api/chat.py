@@ -1,0 +1,175 @@
+"""`POST /v1/chat/completions`, plain and streamed, shaped as the SDK's `ChatCompletion` types."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+from starlette.responses import Response, StreamingResponse
+
+from keylab.pricing import count_messages
+from keylab.pricing.tokens import split_tokens
+from keylab.sandbox import simulate
+from keylab.sandbox.accounts import new_id
+from keylab.sandbox.api.common import (
+    Call,
+    check_params,
+    check_range,
+    describe_type,
+    json_body,
+    require_model,
+)
+from keylab.sandbox.api.metering import Admission, admit, bill, release
+from keylab.sandbox.errors import ApiError
+
+ENDPOINT = "/v1/chat/completions"
+SYSTEM_FINGERPRINT = "fp_keylab_sandbox"
+
+# Top-level parameters of CreateChatCompletionRequest in the official spec (tests check for drift).
+PARAMS: dict[str, str] = {
+    "model": "string", "messages": "array", "store": "boolean", "reasoning_effort": "string",
+    "metadata": "object", "frequency_penalty": "number", "logit_bias": "object", "logprobs": "boolean",
+    "top_logprobs": "integer", "max_tokens": "integer", "max_completion_tokens": "integer", "n": "integer",
+    "modalities": "array", "prediction": "object", "audio": "object", "presence_penalty": "number",
+    "response_format": "object", "seed": "integer", "service_tier": "string", "stop": "any",
+    "stream": "boolean", "stream_options": "object", "temperature": "number", "top_p": "number",
+    "tools": "array", "tool_choice": "any", "parallel_tool_calls": "boolean", "user": "string",
+    "function_call": "any", "functions": "array", "web_search_options": "object", "verbosity": "string",
+    "prompt_cache_key": "string", "safety_identifier": "string", "prompt_cache_retention": "string",
+}
+ROLES = ("system", "assistant", "user", "function", "tool", "developer")
+
+
+def _check_messages(messages: list[Any]) -> None:
+    if not messages:
+        raise ApiError("empty_array", param="messages")
+    for i, message in enumerate(messages):
+        if not isinstance(message, dict):
+            raise ApiError("invalid_type", param=f"messages[{i}]", expected="an object",
+                           got=describe_type(message))
+        role = message.get("role")
+        if role is None:
+            raise ApiError("missing_required_parameter", param=f"messages[{i}].role")
+        if role not in ROLES:
+            raise ApiError("invalid_value", param=f"messages[{i}].role", value=role,
+                           supported=", ".join(f"'{r}'" for r in ROLES))
+        content = message.get("content")
+        if content is not None and not isinstance(content, (str, list)):
+            raise ApiError("invalid_type", param=f"messages[{i}].content", expected="one of a string or array",
+                           got=describe_type(content))
+
+
+def _answers(body: dict[str, Any], model: str, limit: int | None) -> list[tuple[list[str], str]]:
+    """Per choice: the answer's token pieces (cut at `limit`) and its finish_reason."""
+    prompt = simulate.last_user_text(body["messages"])
+    out = []
+    for index in range(body.get("n") or 1):
+        text = simulate.answer(prompt, model=model, seed=body.get("seed"), temperature=body.get("temperature"),
+                               index=index, context=body["messages"][:-1])
+        pieces = split_tokens(text, model)
+        if limit is not None and len(pieces) > limit:
+            out.append((pieces[:limit], "length"))
+        else:
+            out.append((pieces, "stop"))
+    return out
+
+
+def _usage(prompt_tokens: int, completion_tokens: int) -> dict[str, Any]:
+    return {
+        "prompt_tokens": prompt_tokens,
+        "completion_tokens": completion_tokens,
+        "total_tokens": prompt_tokens + completion_tokens,
+        "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+        "completion_tokens_details": {
+            "reasoning_tokens": 0, "audio_tokens": 0,
+            "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0,
+        },
+    }
+
+
+async def create(call: Call) -> Response:
+    body = await json_body(call)
+    check_params(body, PARAMS, required=("model", "messages"))
+    model = require_model(call, body)
+    _check_messages(body["messages"])
+    check_range(body, "max_tokens", minimum=1)
+    check_range(body, "max_completion_tokens", minimum=1)
+    check_range(body, "n", minimum=1, maximum=128)
+    check_range(body, "temperature", minimum=0, maximum=2)
+    limit = body.get("max_completion_tokens") or body.get("max_tokens")
+    prompt_tokens = count_messages(body["messages"], model.id).tokens
+    if prompt_tokens > model.context_window:
+        raise ApiError("context_length_exceeded", limit=model.context_window, tokens=prompt_tokens)
+    n = body.get("n") or 1
+    max_output = n * min(limit or simulate.MAX_ANSWER_TOKENS, simulate.MAX_ANSWER_TOKENS)
+    admission = admit(call, model, prompt_tokens, max_output)
+    try:
+        answers = _answers(body, model.id, limit)
+    except BaseException:
+        release(call, admission)
+        raise
+    completion_id = new_id("chatcmpl-", 29)
+    created = call.state.clock.now_s()
+    if body.get("stream"):
+        return _stream(call, admission, body, answers, completion_id, created)
+    completion_tokens = sum(len(pieces) for pieces, _ in answers)
+    bill(call, admission, output_tokens=completion_tokens, endpoint=ENDPOINT)
+    return call.json({
+        "id": completion_id,
+        "object": "chat.completion",
+        "created": created,
+        "model": model.id,
+        "choices": [
+            {
+                "index": index,
+                "message": {"role": "assistant", "content": "".join(pieces), "refusal": None, "annotations": []},
+                "logprobs": None,
+                "finish_reason": reason,
+            }
+            for index, (pieces, reason) in enumerate(answers)
+        ],
+        "usage": _usage(prompt_tokens, completion_tokens),
+        "service_tier": "default",
+        "system_fingerprint": SYSTEM_FINGERPRINT,
+    })
+
+
+def _stream(call: Call, admission: Admission, body: dict[str, Any], answers: list[tuple[list[str], str]],
+            completion_id: str, created: int) -> Response:
+    include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+    fault = call.state.faults.take(ENDPOINT, ("stream_error",))
+    model_id = admission.model.id
+
+    def chunk(choices: list[dict[str, Any]], usage: dict[str, Any] | None = None) -> str:
+        payload: dict[str, Any] = {
+            "id": completion_id, "object": "chat.completion.chunk", "created": created, "model": model_id,
+            "service_tier": "default", "system_fingerprint": SYSTEM_FINGERPRINT, "choices": choices,
+        }
+        if include_usage:
+            payload["usage"] = usage
+        return f"data: {json.dumps(payload)}\n\n"
+
+    async def events() -> AsyncIterator[str]:
+        sent = 0
+        try:
+            for index, (pieces, reason) in enumerate(answers):
+                yield chunk([{"index": index, "delta": {"role": "assistant", "content": "", "refusal": None},
+                              "logprobs": None, "finish_reason": None}])
+                for position, piece in enumerate(pieces):
+                    if fault is not None and position == len(pieces) // 2:
+                        error = ApiError("server_error")
+                        yield f"data: {json.dumps(error.body())}\n\n"
+                        return
+                    sent += 1
+                    yield chunk([{"index": index, "delta": {"content": piece}, "logprobs": None,
+                                  "finish_reason": None}])
+                yield chunk([{"index": index, "delta": {}, "logprobs": None, "finish_reason": reason}])
+            if include_usage:
+                yield chunk([], _usage(admission.prompt_tokens, sent))
+            yield "data: [DONE]\n\n"
+        finally:
+            # Tokens that were generated are billed, even when the stream broke off.
+            bill(call, admission, output_tokens=sent, endpoint=ENDPOINT)
+
+    return StreamingResponse(events(), media_type="text/event-stream; charset=utf-8", headers=call.base_headers())

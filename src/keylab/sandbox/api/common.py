@@ -1,0 +1,223 @@
+"""What every `/v1` request goes through: request id, faults, authentication, headers, errors.
+
+`endpoint(...)` wraps a handler so each route states only what is its own (scopes, body
+validation, the answer). The order of checks follows the real platform: auth, then scopes, then
+body and model, then rate limits, then credit and spend limits (facts.md, sandbox recommendations).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from keylab.keys import looks_real, mask_like_openai
+from keylab.pricing import ModelPrice, get_model
+from keylab.sandbox.accounts import KeyRecord, find_key
+from keylab.sandbox.errors import ApiError, error_response
+from keylab.sandbox.state import SandboxState
+
+OPENAI_VERSION = "2020-10-01"
+
+
+def new_request_id() -> str:
+    return "req_" + secrets.token_hex(16)
+
+
+@dataclass
+class Call:
+    """One request in flight: who sent it and the headers its answer will carry."""
+
+    request: Request
+    state: SandboxState
+    request_id: str
+    started: float
+    key: KeyRecord | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def base_headers(self) -> dict[str, str]:
+        headers = {
+            "x-request-id": self.request_id,
+            "openai-version": OPENAI_VERSION,
+            "openai-processing-ms": str(max(1, int((time.perf_counter() - self.started) * 1000))),
+        }
+        if self.key is not None:
+            headers["openai-organization"] = self.key.org_id
+            if self.key.project_id:
+                headers["openai-project"] = self.key.project_id
+        headers.update(self.headers)
+        return headers
+
+    def json(self, body: Any, status: int = 200) -> JSONResponse:
+        return JSONResponse(body, status_code=status, headers=self.base_headers())
+
+
+Handler = Callable[[Call], Awaitable[Response]]
+
+
+def endpoint(handler: Handler, *, scopes: tuple[str, ...] = (), admin: bool = False) -> Callable[
+    [Request], Awaitable[Response]
+]:
+    """Wrap a route handler with the common checks and the error envelope."""
+
+    async def route(request: Request) -> Response:
+        state: SandboxState = request.app.state.sandbox
+        call = Call(request, state, new_request_id(), time.perf_counter())
+        try:
+            await _apply_faults(call)
+            call.key = authenticate(call, admin=admin)
+            if scopes and not call.key.has_scope(*scopes):
+                raise ApiError("missing_scopes", scopes=scopes[0])
+            return await handler(call)
+        except ApiError as error:
+            return error_response(error, call.base_headers())
+
+    return route
+
+
+async def _apply_faults(call: Call) -> None:
+    faults = call.state.faults
+    path = call.request.url.path
+    latency = faults.take(path, ("latency",))
+    if latency is not None:
+        await asyncio.sleep(latency.latency_ms / 1000)
+    failure = faults.take(path, ("server_error", "overloaded"))
+    if failure is not None:
+        raise ApiError(failure.kind)
+
+
+def bearer_token(request: Request) -> str | None:
+    header = request.headers.get("authorization")
+    if not header:
+        return None
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer":
+        return header
+    return token.strip()
+
+
+def authenticate(call: Call, *, admin: bool = False) -> KeyRecord:
+    """The key record of the request, or the 401 the real API sends. A real key is never looked up."""
+    token = bearer_token(call.request)
+    if not token:
+        raise ApiError("missing_api_key")
+    if looks_real(token):
+        raise ApiError("real_key_in_sandbox", masked=mask_like_openai(token))
+    key = find_key(call.state.store, call.state.clock, token)
+    if key is None:
+        raise ApiError("invalid_api_key", masked=mask_like_openai(token))
+    org_header = call.request.headers.get("openai-organization")
+    if org_header and org_header != key.org_id:
+        raise ApiError("mismatched_organization")
+    project_header = call.request.headers.get("openai-project")
+    if project_header and key.project_id and project_header != key.project_id:
+        raise ApiError("mismatched_project")
+    if admin and key.kind != "admin":
+        raise ApiError("missing_admin_scopes", scopes=admin_scope_for(call.request.url.path))
+    if not admin and key.kind == "admin":
+        # Admin keys manage the organization; they cannot call models (real behaviour).
+        raise ApiError("missing_scopes", scopes="model.request")
+    return key
+
+
+def admin_scope_for(path: str) -> str:
+    """The scope the real API names when a project key calls an admin endpoint."""
+    if "/usage" in path or "/costs" in path:
+        return "api.usage.read"
+    return "api.management.read"
+
+
+async def json_body(call: Call) -> dict[str, Any]:
+    """The request's JSON object, or 400 'We could not parse the JSON body…'."""
+    raw = await call.request.body()
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise ApiError("invalid_json") from None
+    if not isinstance(body, dict):
+        raise ApiError("invalid_json")
+    return body
+
+
+def require_model(call: Call, body: dict[str, Any]) -> ModelPrice:
+    """The priced model a request names; unknown and shut-down models answer 404 model_not_found."""
+    model = body.get("model")
+    if model is None:
+        raise ApiError("missing_model")
+    if not isinstance(model, str):
+        raise ApiError("invalid_type", param="model", expected="a string", got=describe_type(model))
+    row = get_model(model)
+    if row is None or row.is_shut_down(call.state.clock.today()):
+        raise ApiError("model_not_found", model=model)
+    return row
+
+
+def describe_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a decimal"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    return "an object"
+
+
+_EXPECTED = {
+    "string": (str,),
+    "integer": (int,),
+    "number": (int, float),
+    "boolean": (bool,),
+    "array": (list,),
+    "object": (dict,),
+}
+_EXPECTED_TEXT = {
+    "string": "a string", "integer": "an integer", "number": "a number", "boolean": "a boolean",
+    "array": "an array", "object": "an object",
+}
+
+
+def check_params(body: dict[str, Any], schema: dict[str, str], required: tuple[str, ...]) -> None:
+    """Unknown, missing and mistyped top-level parameters, answered as the real API answers them.
+
+    `schema` maps each known parameter to a JSON type name, or "any". null is accepted for
+    optional parameters, as the API accepts it.
+    """
+    for name in body:
+        if name not in schema:
+            raise ApiError("unknown_parameter", param=name)
+    for name in required:
+        if name not in body:
+            if name == "model":
+                raise ApiError("missing_model")
+            raise ApiError("missing_required_parameter", param=name)
+    for name, value in body.items():
+        kind = schema[name]
+        if kind == "any" or (value is None and name not in required):
+            continue
+        allowed = _EXPECTED[kind]
+        if not isinstance(value, allowed) or (kind in ("integer", "number") and isinstance(value, bool)):
+            raise ApiError("invalid_type", param=name, expected=_EXPECTED_TEXT[kind], got=describe_type(value))
+
+
+def check_range(body: dict[str, Any], name: str, *, minimum: float | None = None,
+                maximum: float | None = None) -> None:
+    value = body.get(name)
+    if value is None:
+        return
+    if minimum is not None and value < minimum:
+        raise ApiError("integer_below_minimum", param=name, minimum=minimum, got=value)
+    if maximum is not None and value > maximum:
+        raise ApiError("number_out_of_range", param=name, maximum=maximum, got=value)

@@ -1,0 +1,62 @@
+"""Metering a model call: rate limits and credit before it runs, the bill after.
+
+Chat Completions and Responses share this, so both count, limit and bill the same way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from keylab.pricing import Cost, ModelPrice, cost_of
+from keylab.sandbox.api.common import Call
+from keylab.sandbox.billing import Reservation
+from keylab.sandbox.ratelimit import Limits
+
+
+@dataclass
+class Admission:
+    model: ModelPrice
+    prompt_tokens: int
+    estimated_tokens: int
+    checks: list[tuple[str, str, Limits]]
+    reservation: Reservation
+
+
+def admit(call: Call, model: ModelPrice, prompt_tokens: int, max_output_tokens: int) -> Admission:
+    """Check rate limits (project, then key) and reserve the call's maximum cost, or raise a 429."""
+    assert call.key is not None
+    key = call.key
+    state = call.state
+    project_id = key.project_id or ""
+    checks = [("project", project_id, state.project_limits(project_id, model.id))]
+    if key.rpm_limit or key.tpm_limit:
+        project_limits = checks[0][2]
+        checks.append(("key", key.id, Limits(key.rpm_limit or project_limits.rpm,
+                                              key.tpm_limit or project_limits.tpm)))
+    estimated = prompt_tokens + max_output_tokens
+    snapshot = state.limiter.acquire(
+        now=state.clock.now(), model=model.id, org_id=key.org_id, checks=checks, tokens=estimated
+    )
+    call.headers.update(snapshot.headers())
+    max_cost = cost_of(model, prompt_tokens, max_output_tokens).total_pico
+    reservation = state.billing.reserve(key, max_cost)
+    return Admission(model, prompt_tokens, estimated, checks, reservation)
+
+
+def bill(call: Call, admission: Admission, *, output_tokens: int, endpoint: str) -> Cost:
+    """Settle the real cost, and give the rate-limit window the real token count."""
+    assert call.key is not None
+    state = call.state
+    cost = cost_of(admission.model, admission.prompt_tokens, output_tokens)
+    state.limiter.settle(
+        now=state.clock.now(), model=admission.model.id, checks=admission.checks,
+        estimated=admission.estimated_tokens, actual=admission.prompt_tokens + output_tokens,
+    )
+    state.billing.settle(admission.reservation, key=call.key, request_id=call.request_id,
+                         endpoint=endpoint, cost=cost)
+    return cost
+
+
+def release(call: Call, admission: Admission) -> None:
+    """A call that failed before it finished costs nothing."""
+    call.state.billing.release(admission.reservation)

@@ -1,0 +1,16 @@
+"""The `/v1` model routes of the sandbox (the platform's admin routes live in `keylab.sandbox.admin`)."""
+
+from __future__ import annotations
+
+from starlette.routing import Route
+
+from keylab.sandbox.api import chat, models
+from keylab.sandbox.api.common import endpoint
+
+ROUTES = [
+    Route("/v1/models", endpoint(models.list_models, scopes=("model.read", "api.model.read")), methods=["GET"]),
+    Route("/v1/models/{model:path}", endpoint(models.retrieve_model, scopes=("model.read", "api.model.read")),
+          methods=["GET"]),
+    Route("/v1/chat/completions", endpoint(chat.create, scopes=("model.request", "api.model.request")),
+          methods=["POST"]),
+]

@@ -1,0 +1,95 @@
+"""`create_app(data_dir)`: the sandbox as one Starlette application.
+
+Routes come from the resource modules (each exposes `ROUTES`). Anything that is not a route gets
+the real API's 404 `unknown_url` under `/v1`, and an unexpected exception becomes the real API's
+500 `server_error` envelope rather than a traceback.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import BaseRoute
+
+from keylab.sandbox.api.common import OPENAI_VERSION, new_request_id
+from keylab.sandbox.errors import ApiError
+from keylab.sandbox.state import SandboxState
+
+log = logging.getLogger("keylab.sandbox")
+
+# Modules with a ROUTES list, in matching order. Platform modules join as they land.
+ROUTE_MODULES = (
+    "keylab.sandbox.api.routes",
+    "keylab.sandbox.control",
+)
+OPTIONAL_ROUTE_MODULES = (
+    "keylab.sandbox.api.responses",
+    "keylab.sandbox.admin.routes",
+    "keylab.sandbox.dashboard.routes",
+)
+
+
+def _routes() -> list[BaseRoute]:
+    routes: list[BaseRoute] = []
+    for name in ROUTE_MODULES:
+        routes.extend(importlib.import_module(name).ROUTES)
+    for name in OPTIONAL_ROUTE_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as error:
+            if not error.name or not name.startswith(error.name):
+                raise
+            continue
+        routes.extend(module.ROUTES)
+    return routes
+
+
+def _api_headers() -> dict[str, str]:
+    return {"x-request-id": new_request_id(), "openai-version": OPENAI_VERSION, "openai-processing-ms": "1"}
+
+
+async def _not_found(request: Request, exc: Exception) -> Response:
+    status = getattr(exc, "status_code", 404)
+    if request.url.path.startswith("/v1/") or request.url.path == "/v1":
+        error = ApiError("unknown_url", method=request.method, path=request.url.path)
+        return JSONResponse(error.body(), status_code=404, headers=_api_headers())
+    if isinstance(exc, HTTPException) and status not in (404, 405):
+        return PlainTextResponse(str(exc.detail), status_code=status)
+    return PlainTextResponse("Not Found" if status == 404 else "Method Not Allowed", status_code=status)
+
+
+async def _server_error(request: Request, exc: Exception) -> Response:
+    log.exception("unexpected error on %s %s", request.method, request.url.path)
+    error = ApiError("server_error")
+    return JSONResponse(error.body(), status_code=500, headers=_api_headers())
+
+
+def create_app(data_dir: str | Path, *, on_startup: Callable[[], None] | None = None) -> Starlette:
+    """A sandbox app on the data dir `data_dir` (created if missing).
+
+    on_startup: called once the server is ready (the CLI prints its first line there).
+    """
+    state = SandboxState(data_dir)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if on_startup is not None:
+            on_startup()
+        yield
+        state.close()
+
+    app = Starlette(
+        routes=_routes(),
+        exception_handlers={404: _not_found, 405: _not_found, Exception: _server_error},
+        lifespan=lifespan,
+    )
+    app.state.sandbox = state
+    return app

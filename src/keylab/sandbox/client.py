@@ -1,0 +1,110 @@
+"""A small HTTP client for the sandbox's control plane, for lessons, tests and the CLI.
+
+Lessons stage situations with it ("this account has no credit yet", "the next call fails with a
+500") over HTTP, exactly as any other program would; it never reaches into the server's memory.
+
+    control = ControlClient.from_env()          # finds the sandbox from OPENAI_BASE_URL
+    account = control.create_account(credits_usd=0)
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from keylab.paths import sandbox_data_dir
+from keylab.sandbox.store import TOKEN_FILE
+
+
+class ControlError(RuntimeError):
+    """The control plane refused or could not be reached; the message says what to do."""
+
+
+def _root_url(base_url: str) -> str:
+    base = base_url.rstrip("/")
+    return base[: -len("/v1")] if base.endswith("/v1") else base
+
+
+def read_operator_token(data_dir: str | Path | None = None) -> str:
+    """The operator token of the sandbox whose data dir is `data_dir` (default: the course's)."""
+    path = Path(data_dir) if data_dir else sandbox_data_dir()
+    try:
+        return "kl-op-" + (path / TOKEN_FILE).read_text().strip()
+    except FileNotFoundError:
+        raise ControlError(
+            f"No sandbox operator token in {path}. Start the sandbox first (`keylab start` or `keylab sandbox`)."
+        ) from None
+
+
+@dataclass
+class ControlClient:
+    """Talks to `/sandbox/…` with the operator token."""
+
+    url: str
+    token: str
+    timeout: float = 10.0
+
+    @classmethod
+    def from_env(cls, data_dir: str | Path | None = None) -> ControlClient:
+        """The sandbox that OPENAI_BASE_URL points at, with the token from its data dir."""
+        base_url = os.environ.get("OPENAI_BASE_URL", "")
+        if not base_url:
+            raise ControlError(
+                "OPENAI_BASE_URL is not set, so there is no sandbox to stage anything on. Load your .env "
+                "(keylab.load_env()) or start the sandbox with `keylab start`."
+            )
+        return cls(_root_url(base_url), read_operator_token(data_dir))
+
+    def _request(self, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        try:
+            response = httpx.request(
+                method, f"{self.url}{path}", json=body, timeout=self.timeout,
+                headers={"Authorization": f"Bearer {self.token}"},
+            )
+        except httpx.HTTPError as error:
+            raise ControlError(
+                f"The sandbox at {self.url} does not answer ({type(error).__name__}). Is it running? "
+                "Start it with `keylab start` (or `keylab sandbox` in a terminal)."
+            ) from None
+        data = response.json() if response.content else {}
+        if response.status_code >= 400:
+            message = data.get("error", {}).get("message", response.text) if isinstance(data, dict) else response.text
+            raise ControlError(f"The sandbox refused {method} {path}: {message}")
+        return data
+
+    def create_account(self, *, credits_usd: Decimal | float | str = 0, email: str | None = None) -> dict[str, Any]:
+        body: dict[str, Any] = {"credits_usd": str(credits_usd)}
+        if email:
+            body["email"] = email
+        return self._request("POST", "/sandbox/accounts", body)
+
+    def add_credit(self, organization_id: str, amount_usd: Decimal | float | str) -> dict[str, Any]:
+        return self._request("POST", "/sandbox/credit",
+                             {"organization_id": organization_id, "amount_usd": str(amount_usd)})
+
+    def advance_clock(self, seconds: float) -> dict[str, Any]:
+        return self._request("POST", "/sandbox/clock", {"advance_seconds": seconds})
+
+    def reset_clock(self) -> dict[str, Any]:
+        return self._request("POST", "/sandbox/clock", {"reset": True})
+
+    def inject_fault(self, kind: str, *, count: int = 1, path: str | None = None, latency_ms: int = 0) -> dict[str, Any]:
+        return self._request("POST", "/sandbox/faults",
+                             {"kind": kind, "count": count, "path": path, "latency_ms": latency_ms})
+
+    def clear_faults(self) -> dict[str, Any]:
+        return self._request("DELETE", "/sandbox/faults")
+
+    def set_key_limits(self, key_id: str, *, rpm: int | None = None, tpm: int | None = None) -> dict[str, Any]:
+        return self._request("POST", f"/sandbox/keys/{key_id}/limits", {"rpm": rpm, "tpm": tpm})
+
+    def set_quota_error(self, variant: str) -> dict[str, Any]:
+        return self._request("POST", "/sandbox/settings", {"quota_error": variant})
+
+    def reset(self) -> dict[str, Any]:
+        return self._request("POST", "/sandbox/reset")

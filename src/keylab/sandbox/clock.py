@@ -1,0 +1,43 @@
+"""The sandbox's clock: real time plus an offset the control plane can move.
+
+Lessons move it to show a monthly spend limit resetting or a rate-limit window passing, without
+waiting. The offset is kept in the database so a restart keeps the same "now".
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+
+from keylab.sandbox.store import Store
+
+_META_KEY = "clock_offset_s"
+
+
+class Clock:
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self.offset_s = float(store.get_meta(_META_KEY, "0") or 0)
+
+    def now(self) -> float:
+        return time.time() + self.offset_s
+
+    def now_s(self) -> int:
+        return int(self.now())
+
+    def today(self) -> dt.date:
+        return dt.datetime.fromtimestamp(self.now(), dt.timezone.utc).date()
+
+    def month_start_s(self) -> int:
+        """Unix time of the first instant of the current UTC month (spend limits are monthly)."""
+        today = self.today()
+        start = dt.datetime(today.year, today.month, 1, tzinfo=dt.timezone.utc)
+        return int(start.timestamp())
+
+    def advance(self, seconds: float) -> None:
+        self.offset_s += seconds
+        self._store.set_meta(_META_KEY, repr(self.offset_s))
+
+    def reset(self) -> None:
+        self.offset_s = 0.0
+        self._store.set_meta(_META_KEY, "0")

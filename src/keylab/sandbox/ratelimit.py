@@ -1,0 +1,129 @@
+"""Requests- and tokens-per-minute limits, per project and model and per key, as the real API counts them.
+
+Buckets are kept in memory (a restart forgets them, as a minute would). Every
+response carries the `x-ratelimit-*` headers of the project's limit for the model; a request over
+a limit gets 429 `rate_limit_exceeded` with `Retry-After` and the Go-style "Please try again in 20s".
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from keylab.sandbox.errors import ApiError
+
+WINDOW_S = 60.0
+# Defaults close to usage tier 1 (facts.md §4); projects.rate_limits and the control plane change them.
+DEFAULT_RPM = 500
+DEFAULT_TPM = 200_000
+
+
+def go_duration(seconds: float) -> str:
+    """Format like Go's time.Duration, as the API does: 644ms, 9.816s, 20s, 6m0s."""
+    if seconds < 1:
+        return f"{max(1, round(seconds * 1000))}ms"
+    if seconds < 60:
+        text = f"{seconds:.3f}".rstrip("0").rstrip(".")
+        return f"{text}s"
+    minutes, rest = divmod(int(math.ceil(seconds)), 60)
+    return f"{minutes}m{rest}s"
+
+
+@dataclass
+class _Bucket:
+    """Requests and tokens used, draining continuously at limit/60 per second (a leaky bucket).
+
+    That is how the real API's numbers behave: with RPM 3 and 3 used, the next request fits in 20s,
+    and `x-ratelimit-reset-*` is the time until the bucket is empty again.
+    """
+
+    requests: float = 0.0
+    tokens: float = 0.0
+    at: float = 0.0
+
+    def drain(self, now: float, limits: Limits) -> None:
+        elapsed = max(0.0, now - self.at)
+        self.requests = max(0.0, self.requests - elapsed * limits.rpm / WINDOW_S)
+        self.tokens = max(0.0, self.tokens - elapsed * limits.tpm / WINDOW_S)
+        self.at = now
+
+
+@dataclass(frozen=True)
+class Limits:
+    rpm: int
+    tpm: int
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What the x-ratelimit-* headers say after a request."""
+
+    limits: Limits
+    requests: float
+    tokens: float
+
+    def headers(self) -> dict[str, str]:
+        return {
+            "x-ratelimit-limit-requests": str(self.limits.rpm),
+            "x-ratelimit-limit-tokens": str(self.limits.tpm),
+            "x-ratelimit-remaining-requests": str(max(0, math.floor(self.limits.rpm - self.requests))),
+            "x-ratelimit-remaining-tokens": str(max(0, math.floor(self.limits.tpm - self.tokens))),
+            "x-ratelimit-reset-requests": go_duration(self.requests * WINDOW_S / self.limits.rpm),
+            "x-ratelimit-reset-tokens": go_duration(self.tokens * WINDOW_S / self.limits.tpm),
+        }
+
+
+class RateLimiter:
+    """One bucket per (scope, id, model); scope is "project" or "key"."""
+
+    def __init__(self) -> None:
+        self._buckets: dict[tuple[str, str, str], _Bucket] = {}
+
+    def reset(self) -> None:
+        self._buckets.clear()
+
+    def _bucket(self, key: tuple[str, str, str], now: float, limits: Limits) -> _Bucket:
+        bucket = self._buckets.setdefault(key, _Bucket(at=now))
+        bucket.drain(now, limits)
+        return bucket
+
+    def acquire(
+        self, *, now: float, model: str, org_id: str, checks: list[tuple[str, str, Limits]], tokens: int
+    ) -> Snapshot:
+        """Admit one request of `tokens` against every (scope, id, limits) or raise ApiError 429."""
+        buckets = [(self._bucket((scope, ident, model), now, limits), limits) for scope, ident, limits in checks]
+        for bucket, limits in buckets:
+            if tokens > limits.tpm:
+                raise ApiError("request_too_large", model=model, org=org_id, limit=limits.tpm, requested=tokens)
+            if bucket.requests + 1 > limits.rpm:
+                wait = (bucket.requests + 1 - limits.rpm) * WINDOW_S / limits.rpm
+                raise ApiError(
+                    "rate_limit_requests", model=model, org=org_id, limit=limits.rpm,
+                    used=math.ceil(bucket.requests), wait=go_duration(wait),
+                    headers=_retry_headers(wait, Snapshot(limits, bucket.requests, bucket.tokens)),
+                )
+            if bucket.tokens + tokens > limits.tpm:
+                wait = (bucket.tokens + tokens - limits.tpm) * WINDOW_S / limits.tpm
+                raise ApiError(
+                    "rate_limit_tokens", model=model, org=org_id, limit=limits.tpm, used=math.ceil(bucket.tokens),
+                    requested=tokens, wait=go_duration(wait),
+                    headers=_retry_headers(wait, Snapshot(limits, bucket.requests, bucket.tokens)),
+                )
+        for bucket, _ in buckets:
+            bucket.requests += 1
+            bucket.tokens += tokens
+        bucket, limits = buckets[0]
+        return Snapshot(limits, bucket.requests, bucket.tokens)
+
+    def settle(self, *, now: float, model: str, checks: list[tuple[str, str, Limits]], estimated: int,
+               actual: int) -> None:
+        """Replace a request's estimated tokens with what it really used."""
+        for scope, ident, limits in checks:
+            bucket = self._bucket((scope, ident, model), now, limits)
+            bucket.tokens = max(0.0, bucket.tokens + actual - estimated)
+
+
+def _retry_headers(wait: float, snapshot: Snapshot) -> dict[str, str]:
+    headers = snapshot.headers()
+    headers["retry-after"] = str(max(1, math.ceil(wait)))
+    return headers

@@ -1,0 +1,56 @@
+"""Fixtures for the sandbox tests: a real sandbox on a free port, and SDK clients wired to it."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from openai import OpenAI
+
+from keylab.sandbox import SandboxServer, serve_in_background
+from keylab.sandbox.client import ControlClient
+
+
+@pytest.fixture(autouse=True)
+def clean_environ(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """No test sees a learner's OPENAI_* settings, `.env` or sandbox."""
+    for name in list(os.environ):
+        if name.startswith("OPENAI_") or (name.startswith("KEYLAB_") and name != "KEYLAB_HOME"):
+            monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("KEYLAB_HOME", str(tmp_path_factory.mktemp("keylab-home")))
+
+
+@pytest.fixture(scope="session")
+def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxServer]:
+    with serve_in_background(tmp_path_factory.mktemp("sandbox-data")) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def control(sandbox: SandboxServer) -> ControlClient:
+    return ControlClient(sandbox.url, sandbox.operator_token)
+
+
+@pytest.fixture
+def account(control: ControlClient) -> dict[str, Any]:
+    """A fresh verified account with $5 of credit, a project key and an admin key."""
+    return control.create_account(credits_usd="5")
+
+
+def make_client(sandbox: SandboxServer, api_key: str, **kwargs: Any) -> OpenAI:
+    """The official SDK as a learner would build it, with no retries and strict response parsing."""
+    return OpenAI(api_key=api_key, base_url=sandbox.base_url, max_retries=0,
+                  _strict_response_validation=True, **kwargs)
+
+
+@pytest.fixture
+def client(sandbox: SandboxServer, account: dict[str, Any]) -> OpenAI:
+    return make_client(sandbox, account["api_key"])
+
+
+@pytest.fixture
+def admin_client(sandbox: SandboxServer, account: dict[str, Any]) -> OpenAI:
+    return OpenAI(admin_api_key=account["admin_key"], base_url=sandbox.base_url, max_retries=0,
+                  _strict_response_validation=True)
