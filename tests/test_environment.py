@@ -57,7 +57,9 @@ def test_keylab_env_file_variable_wins_over_search(tmp_path: Path, monkeypatch: 
     assert "OPENAI_API_KEY" not in os.environ
 
 
-def test_search_starts_in_the_current_folder_and_walks_up(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_search_starts_in_the_current_folder_and_walks_up(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """find_dotenv(usecwd=True): a notebook in notebooks/ finds the course's .env (dotenv #265)."""
     env_file = write_env(tmp_path / ".env", OPENAI_BASE_URL=SANDBOX_URL)
     sub = tmp_path / "notebooks"
@@ -216,3 +218,13 @@ def test_locate_with_explicit_start_and_environ(tmp_path: Path) -> None:
     found = locate_env_file(start=tmp_path / "a" / "b", environ={})
     assert found.path == env_file.resolve() and len(found.searched) == 3
     assert locate_env_file(environ={"KEYLAB_ENV_FILE": str(env_file)}).how == "KEYLAB_ENV_FILE"
+
+
+def test_unreadable_file_is_a_note_not_a_traceback(tmp_path: Path) -> None:
+    """PowerShell's `echo ... > .env` writes UTF-16, which python-dotenv cannot decode."""
+    env_file = tmp_path / ".env"
+    env_file.write_bytes(f"OPENAI_API_KEY={generate_sandbox_key()}\n".encode("utf-16"))
+    result = load_env(env_file)
+    assert result.found and result.set == ()
+    assert "not UTF-8" in str(result) and "keylab doctor" in str(result)
+    assert "OPENAI_API_KEY" not in os.environ

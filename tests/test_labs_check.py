@@ -248,3 +248,10 @@ def test_feedback_never_echoes_a_key_shaped_value(capsys: pytest.CaptureFixture[
     assert result.passed is False
     assert out[1] == "  ✗ KEY_NAME is 'sk-…WXYZ'; the SDK reads 'OPENAI_API_KEY'"
     assert pasted not in "\n".join(out)
+
+
+def test_exported_members() -> None:
+    import keylab.labs
+
+    assert keylab.labs.__all__ == sorted(keylab.labs.__all__)
+    assert all(getattr(keylab.labs, name) is not None for name in keylab.labs.__all__)

@@ -13,7 +13,7 @@ import ipaddress
 import os
 import weakref
 from collections.abc import Mapping, MutableMapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -150,7 +150,7 @@ class EnvLoad:
     unchanged: tuple[str, ...] = ()
     kept: tuple[KeptVar, ...] = ()
     override: bool = False
-    notes: tuple[str, ...] = field(default=())
+    notes: tuple[str, ...] = ()
 
     @property
     def path(self) -> Path | None:
@@ -167,6 +167,8 @@ class EnvLoad:
                 "Fix: copy .env.example to .env in the course folder, put your key in it, "
                 "then run this cell again (or run `keylab doctor`).",
             ]
+        if self.notes and not (self.set or self.unchanged or self.kept):
+            return [f"Found {self.location.path} but loaded nothing.", *self.notes]
         out = [f"Loaded {self.location.path}"]
         out.append("Set: " + (", ".join(self.set) if self.set else "nothing new"))
         if self.unchanged:
@@ -177,10 +179,11 @@ class EnvLoad:
                 f".env has {kept.file_value}; the shell wins."
             )
         if self.kept:
+            names = " ".join(k.name for k in self.kept)
             out.append(
-                "Fix: remove the old value from your shell (`unset NAME`, or delete it from your "
-                "shell profile / Windows environment variables) and restart Jupyter, or call "
-                "load_env(override=True)."
+                f"Fix: remove the old value from your shell (`unset {names}` on macOS/Linux, or delete "
+                "it from your shell profile / the Windows environment variables), then restart "
+                "Jupyter; or call load_env(override=True)."
             )
         out.extend(self.notes)
         return out
@@ -209,7 +212,12 @@ def load_env(
     location = locate_env_file(env_file)
     if location.path is None:
         return EnvLoad(location, override=override)
-    values = dotenv_values(location.path, interpolate=True)
+    try:
+        values = dotenv_values(location.path, interpolate=True)
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = "it is not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else exc.strerror
+        note = f"Could not read {location.path}: {reason}. Run `keylab doctor` for the fix."
+        return EnvLoad(location, override=override, notes=(note,))
     set_names: list[str] = []
     unchanged: list[str] = []
     kept: list[KeptVar] = []
@@ -320,7 +328,7 @@ class Status:
     def lines(self) -> list[str]:
         where = self.base_url + (", the default" if self.base_url_is_default else "")
         if self.mode == "not configured":
-            head = f"Mode: not configured ({where}); run keylab.doctor() to see why"
+            head = f"Mode: not configured ({where}); keylab.doctor.doctor() says why"
         else:
             head = f"Mode: {self.mode} ({where})"
         if self.key_kind is KeyKind.EMPTY:

@@ -62,8 +62,8 @@ def _account_create(args: argparse.Namespace) -> int:
     from keylab.sandbox.store import Store
 
     try:
-        credits = Decimal(args.credits)
-        if not credits.is_finite() or credits < 0:
+        amount = Decimal(args.credits)
+        if not amount.is_finite() or amount < 0:
             raise InvalidOperation
     except InvalidOperation:
         print(f"error: --credits must be an amount in US dollars such as 5 or 10.50, not {args.credits!r}",
@@ -75,7 +75,7 @@ def _account_create(args: argparse.Namespace) -> int:
             print(f"error: an account with the email {args.email} already exists in this sandbox; "
                   "pick another --email or leave it out", file=sys.stderr)
             return 1
-        account = create_account(store, Clock(store), email=args.email, credits_usd=credits)
+        account = create_account(store, Clock(store), email=args.email, credits_usd=amount)
     finally:
         store.close()
     if args.json:

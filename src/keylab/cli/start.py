@@ -24,7 +24,7 @@ from typing import IO
 from keylab.keys import mask
 
 STARTER_CREDIT = Decimal("5")
-FIRST_NOTEBOOK = "notebooks/00_welcome.ipynb"
+FIRST_NOTEBOOK = "notebooks/00-welcome.ipynb"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

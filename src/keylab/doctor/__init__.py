@@ -9,7 +9,10 @@ Nothing here prints a key beyond its masked form.
 
 from __future__ import annotations
 
+import sys
+import types
 from collections.abc import Mapping
+from typing import Any
 
 from keylab.doctor.checkup import StrPath, run
 from keylab.doctor.codes import PROBLEMS, Problem
@@ -43,5 +46,20 @@ def doctor(
     print(report.to_text())
     return Findings(report.findings)
 
+
+class _CallableModule(types.ModuleType):
+    """Calling the package runs `doctor()`.
+
+    `keylab/__init__.py` exports the function `doctor`, but once anything imports the subpackage
+    `keylab.doctor` (load_env() does), the import system binds that name on `keylab` to this
+    package instead. Making the package callable keeps `from keylab import doctor; doctor()`
+    working in either order.
+    """
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Findings:
+        return doctor(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule
 
 __all__ = ["PROBLEMS", "Finding", "Findings", "Problem", "Report", "diagnose", "doctor", "run"]

@@ -1,6 +1,6 @@
 """Run every check on a learner's set-up and collect the findings into a `Report`.
 
-The checks look at what the SDK *would* see after `keylab.load_env()`: the environment wins,
+The checks look at what the SDK *would* see after `load_env()`: the environment wins,
 `.env` fills in what is missing. With an explicit `environ` mapping everything is computed from
 that mapping and the files on disk, so tests can build any set-up in a temporary folder. With
 `environ=None` the real `os.environ` is used, and the doctor also looks for stale OpenAI

@@ -51,8 +51,8 @@ def stale_reasons(client: object, environ: Mapping[str, str]) -> list[str]:
     wanted = (environ.get("OPENAI_BASE_URL") or "").strip() or DEFAULT_BASE_URL
     client_url = getattr(client, "base_url", None)
     if client_url is not None and _norm_url(client_url) != _norm_url(wanted):
-        reasons.append(f"it sends requests to {safe_url(str(client_url))} but OPENAI_BASE_URL says "
-                       f"{safe_url(wanted)}")
+        reasons.append(f"it sends requests to {safe_url(_norm_url(client_url))} but OPENAI_BASE_URL "
+                       f"says {safe_url(wanted)}")
     return reasons
 
 
@@ -63,7 +63,7 @@ def check_clients(environ: Mapping[str, str]) -> list[Finding]:
         reasons = stale_reasons(client, environ)
         if not reasons:
             continue
-        before = " It was created before keylab.load_env() changed the settings." \
+        before = " It was created before load_env() changed the settings." \
             if _made_before_load(client) else ""
         lines.append(f"client {number} ({type(client).__name__}): {'; '.join(reasons)}.{before}")
     if not lines:

@@ -34,7 +34,7 @@ PROBLEMS: tuple[Problem, ...] = (
         "`find_dotenv(usecwd=True)`. The finding lists every place it looked.",
         "Copy the template: `cp .env.example .env` (Windows: `copy .env.example .env`) in the course "
         "folder, then put your key after `OPENAI_API_KEY=`. Start Jupyter from the course folder, or "
-        "pass the path: `keylab.load_env(\"path/to/.env\")`.",
+        "pass the path: `load_env(\"path/to/.env\")`.",
     ),
     Problem(
         "KD002", "env-bad-line", "error",
@@ -49,15 +49,15 @@ PROBLEMS: tuple[Problem, ...] = (
     Problem(
         "KD003", "client-made-before-env", "warning",
         "An OpenAI client in this Python session still uses old settings",
-        "Only inside a running Python or Jupyter session (`keylab.doctor()`). Heuristic: it walks the "
+        "Only inside a running Python or Jupyter session (`keylab.doctor.doctor()`). Heuristic: it walks the "
         "garbage collector's objects for `openai.OpenAI` / `openai.AsyncOpenAI` clients (Azure clients "
         "are skipped) and flags each one whose `api_key` differs from the current `OPENAI_API_KEY` or "
         "whose `base_url` differs from `OPENAI_BASE_URL`. Clients made with `OPENAI_ADMIN_KEY` or with "
         "a key function are ignored. A client reads the environment only when it is created, so one "
-        "made before `load_env()` / `load_dotenv()` keeps the old values; `keylab.load_env()` also "
+        "made before `load_env()` / `load_dotenv()` keeps the old values; `load_env()` also "
         "remembers which clients existed when it changed the key. A client you built on purpose "
         "with another key is flagged too: ignore the warning then.",
-        "Load `.env` first, then create the client again: run the `keylab.load_env()` cell, then "
+        "Load `.env` first, then create the client again: run the `load_env()` cell, then "
         "`client = OpenAI()`. When unsure, restart the kernel and run the cells from the top.",
     ),
     Problem(
@@ -70,7 +70,7 @@ PROBLEMS: tuple[Problem, ...] = (
         "`Remove-Item Env:NAME` (PowerShell), with the variable's name for NAME, and delete it "
         "from your shell profile (`~/.bashrc`, `~/.zshrc`) or the Windows environment variables. "
         "Then open a new terminal "
-        "and restart Jupyter. Or load with `keylab.load_env(override=True)`.",
+        "and restart Jupyter. Or load with `load_env(override=True)`.",
     ),
     Problem(
         "KD005", "key-missing", "error",
@@ -118,7 +118,7 @@ PROBLEMS: tuple[Problem, ...] = (
         "The key ends (or starts) with a line break or a Windows \\r",
         "The value starts or ends with `\\n` or `\\r`. A `\\r` usually comes from a `.env` saved with "
         "Windows line endings (CRLF) and read by the shell with `source .env`.",
-        "Load `.env` with `keylab.load_env()` (it understands Windows line endings) instead of "
+        "Load `.env` with `load_env()` (it understands Windows line endings) instead of "
         "`source .env`, or convert the file to Unix line endings (`dos2unix .env`; in VS Code click "
         "`CRLF` in the status bar and choose `LF`). Then open a new terminal.",
     ),

@@ -19,7 +19,8 @@ DOC_PATH = Path(__file__).resolve().parents[3] / "docs" / "doctor.md"
 _INTRO = """\
 # keylab doctor: problem codes
 
-<!-- Generated from src/keylab/doctor/codes.py by `python -m keylab.doctor.docs`. Edit that table, not this file. -->
+<!-- Generated from src/keylab/doctor/codes.py by `python -m keylab.doctor.docs`.
+     Edit that table, not this file. -->
 
 `keylab doctor` checks the set-up the OpenAI SDK will see: your `.env` file, the environment
 variables of your shell, and (inside a notebook, with `keylab.doctor.doctor()`) the OpenAI clients
@@ -31,9 +32,11 @@ keylab doctor [--env-file FILE] [--project DIR] [--format text|json]
 ```
 
 * Exit status 1 when at least one problem of severity **error** is found, else 0 (warnings alone pass).
-* `--format json` prints `{"ok": ..., "findings": [{"code", "name", "severity", "title", "detail", "fix", ...}], ...}`.
+* `--format json` prints
+  `{"ok": ..., "findings": [{"code", "name", "severity", "title", "detail", "fix", ...}], ...}`.
 * In Python: `keylab.doctor.diagnose(project_dir=None, env_file=None, environ=None)` returns the findings;
   `keylab.doctor.doctor()` prints the report and returns them.
+* `load_env()` below is `keylab.environment.load_env()`, the loader the lessons use.
 * Which `.env`: `--env-file`, else `$KEYLAB_ENV_FILE`, else the nearest `.env` in the project folder
   (default: the current folder) or above. Values in the environment win over `.env`, as in python-dotenv.
 

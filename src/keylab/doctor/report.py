@@ -66,7 +66,8 @@ class Report:
         else:
             errors = sum(f.severity == "error" for f in self.findings)
             warnings = len(self.findings) - errors
-            out.append(f"Found {_count(errors, 'error')} and {_count(warnings, 'warning')}:")
+            counts = [_count(n, word) for n, word in ((errors, "error"), (warnings, "warning")) if n]
+            out.append(f"Found {' and '.join(counts)}:")
             for finding in self.findings:
                 out.append("")
                 out.append(f"{finding.severity.upper()} {finding.code} {finding.name}: {finding.title}")
@@ -76,7 +77,7 @@ class Report:
             out.append("")
             out.append("Notes:")
             for note in self.notes:
-                out += _wrapped("  - ", note)
+                out += _wrapped("- ", note)
         return "\n".join(out)
 
     def __str__(self) -> str:

@@ -50,12 +50,12 @@ class ModelPrice:
 
 
 def _m(
-    id: str, inp: str, cached: str | None, out: str, ctx: int, max_out: int, released: str,
+    model_id: str, inp: str, cached: str | None, out: str, ctx: int, max_out: int, released: str,
     shutdown: str | None = None, replacement: str | None = None, source: str = "LiteLLM; genai-prices",
     note: str = "",
 ) -> ModelPrice:
     return ModelPrice(
-        id=id, input=_D(inp), cached_input=_D(cached) if cached is not None else None, output=_D(out),
+        id=model_id, input=_D(inp), cached_input=_D(cached) if cached is not None else None, output=_D(out),
         context_window=ctx, max_output_tokens=max_out, released=dt.date.fromisoformat(released),
         shutdown_date=dt.date.fromisoformat(shutdown) if shutdown else None,
         replacement=replacement, source=source, note=note,

@@ -56,7 +56,7 @@ class ControlClient:
         if not base_url:
             raise ControlError(
                 "OPENAI_BASE_URL is not set, so there is no sandbox to stage anything on. Load your .env "
-                "(keylab.load_env()) or start the sandbox with `keylab start`."
+                "(load_env()) or start the sandbox with `keylab start`."
             )
         return cls(_root_url(base_url), read_operator_token(data_dir))
 

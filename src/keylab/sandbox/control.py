@@ -89,13 +89,13 @@ def _control(handler: Any) -> Any:
 
 async def accounts(request: Request, state: SandboxState) -> dict[str, Any]:
     body = await _body(request)
-    credits = _usd(body.get("credits_usd", 0), "credits_usd")
+    amount = _usd(body.get("credits_usd", 0), "credits_usd")
     email = body.get("email")
     if email is not None and (not isinstance(email, str) or "@" not in email):
         raise ControlError(400, "'email' must be an email address.")
     if email and state.store.query_one("SELECT 1 FROM users WHERE email = ?", (email,)):
         raise ControlError(409, f"An account with the email {email} already exists.")
-    return create_account(state.store, state.clock, email=email, credits_usd=credits).as_json()
+    return create_account(state.store, state.clock, email=email, credits_usd=amount).as_json()
 
 
 async def credit(request: Request, state: SandboxState) -> dict[str, Any]:

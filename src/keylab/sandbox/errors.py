@@ -35,12 +35,13 @@ class ErrorSpec:
     retry_after: bool = False
 
     def body(self, **fields: Any) -> dict[str, Any]:
-        param = fields.pop("param", self.param)
+        """The error envelope. `param` (and `type`) in `fields` override the entry's and may also
+        appear in the message template ("Unknown parameter: '{param}'.")."""
         return {
             "error": {
                 "message": self.message.format(**fields),
-                "type": fields.pop("type", self.type),
-                "param": param,
+                "type": fields.get("type", self.type),
+                "param": fields.get("param", self.param),
                 "code": self.code,
             }
         }
@@ -149,6 +150,18 @@ CATALOGUE: dict[str, ErrorSpec] = {
             source="real API wording for max_tokens/n below their minimum (widely reported)",
         ),
         ErrorSpec(
+            "integer_above_maximum", 400, "invalid_request_error", "integer_above_max_value",
+            "Invalid '{param}': integer above maximum value. Expected a value <= {maximum}, but got {got} "
+            "instead.",
+            source="real API wording for n above 128 (the integer form of decimal_above_max_value)",
+        ),
+        ErrorSpec(
+            "number_below_minimum", 400, "invalid_request_error", "decimal_below_min_value",
+            "Invalid '{param}': decimal below minimum value. Expected a value >= {minimum}, but got {got} "
+            "instead.",
+            source="real API wording for temperature below 0 (the decimal form of integer_below_min_value)",
+        ),
+        ErrorSpec(
             "number_out_of_range", 400, "invalid_request_error", "decimal_above_max_value",
             "Invalid '{param}': decimal above maximum value. Expected a value <= {maximum}, but got {got} "
             "instead.",
@@ -171,6 +184,40 @@ CATALOGUE: dict[str, ErrorSpec] = {
             "response_not_found", 404, "invalid_request_error", None,
             "Response with id '{id}' not found.",
             source="real API wording for GET /v1/responses/{id} (widely reported)", param="response_id",
+        ),
+        ErrorSpec(
+            "previous_response_not_found", 400, "invalid_request_error", "previous_response_not_found",
+            "Previous response with id '{id}' not found.",
+            source="maximhq/bifrost#2441 (verbatim message and code), bigduu/Bamboo-agent#513 (400, param)",
+            param="previous_response_id",
+        ),
+        ErrorSpec(
+            "input_context_length_exceeded", 400, "invalid_request_error", "context_length_exceeded",
+            "Your input exceeds the context window of this model. Please adjust your input and try again.",
+            source="Responses API wording, in openai/codex test fixtures and 2026 clients (find_string); "
+            "param 'input' is keylab's guess",
+            param="input",
+        ),
+        ErrorSpec(
+            "project_not_found", 404, "invalid_request_error", None,
+            "The project {project_id} was not found",
+            source="official spec: error_response example of /organization/projects/{project_id}/rate_limits",
+        ),
+        ErrorSpec(
+            "admin_object_not_found", 404, "invalid_request_error", None,
+            "{kind} with id '{id}' not found.",
+            source="keylab wording after the real 'Response with id ... not found.'; unverified for admin objects",
+        ),
+        ErrorSpec(
+            "integer_above_maximum", 400, "invalid_request_error", "integer_above_max_value",
+            "Invalid '{param}': integer above maximum value. Expected a value <= {maximum}, but got {got} "
+            "instead.",
+            source="real API wording pattern of integer_below_min_value (widely reported); unverified here",
+        ),
+        ErrorSpec(
+            "admin_invalid_request", 400, "invalid_request_error", None,
+            "{message}",
+            source="keylab wording for admin requests the platform refuses (unverified)",
         ),
         ErrorSpec(
             "insufficient_quota", 429, "insufficient_quota", "insufficient_quota",

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
+import re
 import secrets
 import time
 from collections.abc import Awaitable, Callable
@@ -25,6 +27,7 @@ from keylab.sandbox.errors import ApiError, error_response
 from keylab.sandbox.state import SandboxState
 
 OPENAI_VERSION = "2020-10-01"
+log = logging.getLogger("keylab.sandbox")
 
 
 def new_request_id() -> str:
@@ -78,6 +81,10 @@ def endpoint(handler: Handler, *, scopes: tuple[str, ...] = (), admin: bool = Fa
             return await handler(call)
         except ApiError as error:
             return error_response(error, call.base_headers())
+        except Exception:
+            # Answered here rather than by the app's handler, which would log the traceback twice.
+            log.exception("unexpected error on %s %s", request.method, request.url.path)
+            return error_response(ApiError("server_error"), call.base_headers())
 
     return route
 
@@ -134,13 +141,32 @@ def admin_scope_for(path: str) -> str:
     return "api.management.read"
 
 
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+# A \uD800-\uDFFF escape in the raw body: the only way a lone surrogate gets into a str.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89abAB]")
+
+
+def parse_json(raw: bytes) -> Any:
+    """Strict JSON as the real API reads it: no NaN/Infinity, no lone surrogates, bounded nesting.
+
+    Raises ApiError("invalid_json") for anything else, so no body can reach a handler that
+    cannot be encoded back to UTF-8 or that would exhaust the recursion limit.
+    """
+    try:
+        value = json.loads(raw, parse_constant=_no_constant)
+        if _SURROGATE_ESCAPE.search(raw):
+            json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except (ValueError, UnicodeError, RecursionError):
+        raise ApiError("invalid_json") from None
+    return value
+
+
 async def json_body(call: Call) -> dict[str, Any]:
     """The request's JSON object, or 400 'We could not parse the JSON body…'."""
-    raw = await call.request.body()
-    try:
-        body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        raise ApiError("invalid_json") from None
+    body = parse_json(await call.request.body())
     if not isinstance(body, dict):
         raise ApiError("invalid_json")
     return body
@@ -217,7 +243,10 @@ def check_range(body: dict[str, Any], name: str, *, minimum: float | None = None
     value = body.get(name)
     if value is None:
         return
+    integer = isinstance(value, int)
     if minimum is not None and value < minimum:
-        raise ApiError("integer_below_minimum", param=name, minimum=minimum, got=value)
+        raise ApiError("integer_below_minimum" if integer else "number_below_minimum",
+                       param=name, minimum=minimum, got=value)
     if maximum is not None and value > maximum:
-        raise ApiError("number_out_of_range", param=name, maximum=maximum, got=value)
+        raise ApiError("integer_above_maximum" if integer else "number_out_of_range",
+                       param=name, maximum=maximum, got=value)

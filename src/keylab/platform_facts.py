@@ -1,0 +1,51 @@
+"""Facts about the OpenAI platform that age: URLs, UI labels and paths, billing and limit rules.
+
+Lessons import these instead of restating them, and the sandbox's dashboard uses the same labels.
+Each fact carries the date it was checked and its source (short names from ../shared/facts.md).
+Re-check them when a lesson is revised; change them here only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+
+
+@dataclass(frozen=True)
+class Fact:
+    value: str
+    source: str
+    checked: dt.date
+
+
+_CHECKED = dt.date(2026, 11, 28)
+
+PLATFORM_URL = "https://platform.openai.com"
+API_KEYS_URL = "https://platform.openai.com/api-keys"
+BILLING_URL = "https://platform.openai.com/settings/organization/billing/overview"
+LIMITS_URL = "https://platform.openai.com/settings/organization/limits"
+USAGE_URL = "https://platform.openai.com/usage"
+LIVE_BASE_URL = "https://api.openai.com/v1"
+KEY_SAFETY_URL = "https://help.openai.com/en/articles/5112595"
+
+UI = {
+    "create_key_button": Fact("Create new secret key", "seed; help.openai.com 4936850", _CHECKED),
+    "create_key_confirm": Fact("Create secret key", "seed", _CHECKED),
+    "permissions": Fact("All / Restricted / Read only", "help.openai.com 8867743 (2026 crawl)", _CHECKED),
+    "restricted_levels": Fact("None / Read / Write / Request", "help.openai.com 8867743", _CHECKED),
+    "api_keys_page": Fact("Dashboard → API keys (left sidebar)", "seed; apideck guide", _CHECKED),
+    "billing_page": Fact("Settings → Organization → Billing", "help.openai.com 8264644", _CHECKED),
+    "limits_page": Fact("Settings → Organization → Limits", "help.openai.com 6614457", _CHECKED),
+}
+
+MIN_CREDIT_PURCHASE_USD = Decimal("5")   # help.openai.com 8264644 (2026): minimum purchase $5
+DEFAULT_CREDIT_PURCHASE_USD = Decimal("10")  # same article: default $10
+CREDIT_EXPIRY_DAYS = 365                 # same article: purchased credits expire after 1 year
+AUTO_RECHARGE_DEFAULT_ON = True          # same article: auto-reload is on by default during setup
+KEY_SHOWN_ONCE = Fact("The full key is shown only once, when it is created", "help.openai.com 4936850", _CHECKED)
+SPEND_ALERTS_ONLY_NOTIFY = Fact(
+    "Spend alerts only notify; hard organization and project spend limits make calls fail with 429 "
+    "organization_spend_limit_exceeded / project_spend_limit_exceeded, monthly, not instantly enforced",
+    "developers.openai.com/api/docs/guides/spend-limits (facts.md pain point 11)", _CHECKED,
+)

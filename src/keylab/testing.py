@@ -1,0 +1,63 @@
+"""A throwaway course environment: what the test session and the notebook runner both use.
+
+`course_environment()` points keylab at a temporary home, starts a sandbox on a free port with a
+temporary data dir, creates a funded account and writes a temporary `.env` for it, then exports
+KEYLAB_HOME and KEYLAB_ENV_FILE. Notebook kernels started inside inherit that environment, so a
+notebook under test loads the temporary `.env` and never the learner's real one.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+TEST_CREDIT_USD = "5"
+TEST_EMAIL = "learner@example.com"
+
+
+@dataclass(frozen=True)
+class CourseEnvironment:
+    home: Path
+    env_file: Path
+    base_url: str
+    account: dict[str, Any]
+
+
+def isolate_environ(home: Path) -> None:
+    """Drop every OPENAI_* and KEYLAB_* variable, then point KEYLAB_HOME at `home`."""
+    for name in list(os.environ):
+        if name.startswith(("OPENAI_", "KEYLAB_")):
+            del os.environ[name]
+    os.environ["KEYLAB_HOME"] = str(home)
+
+
+@contextmanager
+def course_environment() -> Iterator[CourseEnvironment]:
+    """Yield a running sandbox, a funded account and a `.env` for it; clean up afterwards."""
+    from keylab.sandbox import serve_in_background
+    from keylab.sandbox.client import ControlClient
+
+    saved = dict(os.environ)
+    home = Path(tempfile.mkdtemp(prefix="keylab-course-"))
+    isolate_environ(home)
+    server = serve_in_background(home / "sandbox")
+    try:
+        account = ControlClient(server.url, server.operator_token).create_account(
+            credits_usd=TEST_CREDIT_USD, email=TEST_EMAIL
+        )
+        env_file = home / "course.env"
+        env_file.write_text(f"OPENAI_API_KEY={account['api_key']}\nOPENAI_BASE_URL={server.base_url}\n")
+        env_file.chmod(0o600)
+        os.environ["KEYLAB_ENV_FILE"] = str(env_file)
+        yield CourseEnvironment(home, env_file, server.base_url, account)
+    finally:
+        server.stop()
+        os.environ.clear()
+        os.environ.update(saved)
+        shutil.rmtree(home, ignore_errors=True)

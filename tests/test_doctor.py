@@ -1,0 +1,559 @@
+"""keylab doctor: one temporary project per problem, the healthy case, the CLI and the docs page.
+
+Each problem test starts from a healthy project (sandbox key, sandbox URL, `.env` mode 600, no
+git) and changes exactly one thing, then asserts that exactly that problem's code is reported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import shutil
+import subprocess
+from collections.abc import Mapping
+from pathlib import Path
+
+import pytest
+
+from keylab import environment
+from keylab.cli import doctor as doctor_cli
+from keylab.doctor import PROBLEMS, diagnose, doctor, filecheck, run
+from keylab.doctor.docs import DOC_PATH, render_markdown
+from keylab.keys import REAL_MARKER, generate_sandbox_key, mask
+
+SANDBOX_URL = "http://127.0.0.1:8000/v1"
+needs_git = pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
+
+
+def real_looking_key() -> str:
+    """Built at run time so no file holds a real-key-shaped literal."""
+    return "sk-proj-" + "A" * 74 + REAL_MARKER + "B" * 74
+
+
+@pytest.fixture(autouse=True)
+def clean_environ(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No OPENAI_*/KEYLAB_* from the developer's shell, no global git config, no outer repo."""
+    for name in list(os.environ):
+        if name.startswith(("OPENAI_", "KEYLAB_", "GIT_")):
+            monkeypatch.delenv(name)
+    monkeypatch.setattr(environment, "_set_by_us", {})
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", os.devnull)
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path.parent))
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture()
+def project(tmp_path: Path) -> Path:
+    folder = tmp_path / "course"
+    folder.mkdir()
+    return folder
+
+
+def write_env(folder: Path, text: str, mode: int = 0o600) -> Path:
+    path = folder / ".env"
+    path.write_bytes(text.encode("utf-8"))
+    path.chmod(mode)
+    return path
+
+
+def healthy_text(key: str | None = None, url: str | None = SANDBOX_URL) -> str:
+    key = generate_sandbox_key() if key is None else key
+    return f"OPENAI_API_KEY={key}\n" + (f"OPENAI_BASE_URL={url}\n" if url is not None else "")
+
+
+def codes(project: Path, environ: Mapping[str, str] | None = None, **kw: object) -> list[str]:
+    return [f.code for f in diagnose(project, environ={} if environ is None else environ, **kw)]
+
+
+def git(folder: Path, *args: str) -> None:
+    subprocess.run(["git", *args], cwd=folder, check=True, capture_output=True, timeout=30)
+
+
+# ------------------------------------------------------------------ the healthy cases
+
+
+def test_healthy_sandbox_project_is_all_clear(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write_env(project, healthy_text())
+    assert codes(project) == []
+    found = doctor(project, environ={})
+    assert found == []
+    out = capsys.readouterr().out
+    assert "All clear" in out and "Mode: sandbox" in out
+
+
+def test_healthy_live_project_is_all_clear(project: Path) -> None:
+    write_env(project, healthy_text(real_looking_key(), url=None))
+    assert codes(project) == []
+
+
+def test_export_syntax_is_fine(project: Path) -> None:
+    write_env(project, "export " + healthy_text().replace("\nOPENAI_BASE", "\nexport OPENAI_BASE"))
+    assert codes(project) == []
+
+
+def test_windows_line_endings_in_env_are_fine_for_load_env(project: Path) -> None:
+    write_env(project, healthy_text().replace("\n", "\r\n"))
+    assert codes(project) == []
+
+
+def test_key_only_in_the_environment_is_fine(project: Path) -> None:
+    write_env(project, f"OPENAI_BASE_URL={SANDBOX_URL}\n")
+    assert codes(project, {"OPENAI_API_KEY": generate_sandbox_key()}) == []
+
+
+@needs_git
+def test_healthy_git_project_is_all_clear(project: Path) -> None:
+    git(project, "init", "-q")
+    (project / ".gitignore").write_text(".env\n")
+    write_env(project, healthy_text())
+    report = run(project, environ={})
+    assert report.findings == () and report.ok
+    assert not any("git" in note for note in report.notes)
+
+
+# ------------------------------------------------------------------ one test per problem
+
+
+def test_kd001_env_not_found_says_where_it_looked(project: Path) -> None:
+    missing = project / "nope.env"
+    findings = diagnose(project, env_file=missing, environ={"OPENAI_API_KEY": generate_sandbox_key(),
+                                                           "OPENAI_BASE_URL": SANDBOX_URL})
+    assert [f.code for f in findings] == ["KD001"]
+    assert str(missing) in findings[0].detail
+
+
+def test_kd001_search_lists_the_folders(project: Path) -> None:
+    if any((p / ".env").exists() for p in project.parents):
+        pytest.skip("a .env exists above the temporary folder")
+    findings = diagnose(project, environ={"OPENAI_API_KEY": generate_sandbox_key(),
+                                          "OPENAI_BASE_URL": SANDBOX_URL})
+    assert [f.code for f in findings] == ["KD001"]
+    assert str(project.resolve() / ".env") in findings[0].detail
+    assert findings[0].data["looked_in"][0] == str(project.resolve() / ".env")
+
+
+def test_keylab_env_file_variable_is_used(project: Path) -> None:
+    other = project / "other.env"
+    other.write_text(healthy_text())
+    other.chmod(0o600)
+    assert codes(project, {"KEYLAB_ENV_FILE": str(other)}) == []
+
+
+@pytest.mark.parametrize(
+    ("line", "reason"),
+    [
+        ("set OPENAI_ORG_ID=org-123", "python-dotenv cannot read it"),
+        ("export FOO bar", "python-dotenv cannot read it"),
+        ("OPENAI_PROJECT_ID: proj_1", "python-dotenv cannot read it"),
+        ("$env:OPENAI_ORG_ID=\"org-123\"", "not a valid variable name"),
+        ("__KEY__", "no NAME= in front"),
+    ],
+    ids=["cmd-set", "export-no-equals", "yaml-colon", "powershell", "bare-key"],
+)
+def test_kd002_bad_line_is_reported_by_number(project: Path, line: str, reason: str) -> None:
+    bare_key = generate_sandbox_key()
+    line = line.replace("__KEY__", bare_key)
+    write_env(project, healthy_text() + "\n\n" + line + "\nOPENAI_LOG=info\n")
+    findings = diagnose(project, environ={})
+    assert [f.code for f in findings] == ["KD002"]
+    assert findings[0].data["lines"] == [5]
+    assert "line 5" in findings[0].detail and reason in findings[0].detail
+    assert bare_key not in findings[0].detail and "org-123" not in findings[0].detail
+
+
+def test_kd002_utf16_file(project: Path) -> None:
+    (project / ".env").write_bytes(healthy_text().encode("utf-16"))
+    (project / ".env").chmod(0o600)
+    assert codes(project, {"OPENAI_API_KEY": generate_sandbox_key(), "OPENAI_BASE_URL": SANDBOX_URL}) \
+        == ["KD002"]
+
+
+@pytest.fixture()
+def openai_module():
+    openai = pytest.importorskip("openai")
+    yield openai
+    gc.collect()
+
+
+def test_kd003_client_made_with_another_key(
+    project: Path, monkeypatch: pytest.MonkeyPatch, openai_module
+) -> None:
+    key = generate_sandbox_key()
+    write_env(project, healthy_text(key))
+    monkeypatch.setenv("OPENAI_API_KEY", key)
+    monkeypatch.setenv("OPENAI_BASE_URL", SANDBOX_URL)
+    old = generate_sandbox_key()
+    with openai_module.OpenAI(api_key=old, base_url=SANDBOX_URL):
+        findings = diagnose(project)  # environ=None: this session, clients included
+    assert [f.code for f in findings] == ["KD003"]
+    assert mask(old) in findings[0].detail and old not in findings[0].detail
+    assert diagnose(project) == []  # the client is gone
+
+
+def test_kd003_client_made_before_load_env(
+    project: Path, monkeypatch: pytest.MonkeyPatch, openai_module
+) -> None:
+    """DataTalksClub/llm-zoomcamp#178: load_dotenv() after OpenAI()."""
+    env_file = write_env(project, f"OPENAI_API_KEY={generate_sandbox_key()}\n")
+    monkeypatch.setenv("KEYLAB_ENV_FILE", str(env_file))
+    environment.load_env()
+    with openai_module.OpenAI() as client:  # made with the old .env, default (live) base URL
+        write_env(project, healthy_text())
+        environment.load_env()
+        findings = diagnose(project)
+        assert client.api_key != os.environ["OPENAI_API_KEY"]
+    del client
+    assert [f.code for f in findings] == ["KD003"]
+    assert "created before load_env()" in findings[0].detail
+    assert "https://api.openai.com/v1" in findings[0].detail
+
+
+def test_kd004_shell_value_overrides_env(project: Path) -> None:
+    in_file, in_shell = generate_sandbox_key(), generate_sandbox_key()
+    write_env(project, healthy_text(in_file))
+    findings = diagnose(project, environ={"OPENAI_API_KEY": in_shell, "OPENAI_BASE_URL": SANDBOX_URL})
+    assert [f.code for f in findings] == ["KD004"]
+    assert mask(in_file) in findings[0].detail and mask(in_shell) in findings[0].detail
+    assert in_file not in findings[0].detail and in_shell not in findings[0].detail
+    assert findings[0].data["variable"] == "OPENAI_API_KEY"
+
+
+def test_kd005_key_missing(project: Path) -> None:
+    write_env(project, f"OPENAI_BASE_URL={SANDBOX_URL}\n")
+    assert codes(project) == ["KD005"]
+
+
+def test_kd005_key_empty(project: Path) -> None:
+    write_env(project, f"OPENAI_API_KEY=\nOPENAI_BASE_URL={SANDBOX_URL}\n")
+    findings = diagnose(project, environ={})
+    assert [f.code for f in findings] == ["KD005"]
+    assert "empty" in findings[0].detail
+
+
+@pytest.mark.parametrize("name", ["OPENAI_KEY", "OPENAI_API_TOKEN", "OPEN_AI_API_KEY", "openai_api_key",
+                                  "AZURE_OPENAI_API_KEY"])
+def test_kd006_key_under_another_name(project: Path, name: str) -> None:
+    write_env(project, f"{name}={generate_sandbox_key()}\nOPENAI_BASE_URL={SANDBOX_URL}\n")
+    findings = diagnose(project, environ={})
+    assert [f.code for f in findings] == ["KD006"]
+    assert name in findings[0].detail
+
+
+@pytest.mark.parametrize("value", ["sk-...", "your-api-key-here", '"sk-..."'])
+def test_kd007_placeholder(project: Path, value: str) -> None:
+    write_env(project, healthy_text(value))
+    assert codes(project) == ["KD007"]
+
+
+def test_kd008_quotes_kept_by_windows_set(project: Path) -> None:
+    """cmd's `set OPENAI_API_KEY="sk-..."` keeps the quotes in the value."""
+    write_env(project, f"OPENAI_BASE_URL={SANDBOX_URL}\n")
+    assert codes(project, {"OPENAI_API_KEY": f'"{generate_sandbox_key()}"'}) == ["KD008"]
+
+
+def test_kd008_curly_quotes_in_env(project: Path) -> None:
+    write_env(project, healthy_text(f"\u201c{generate_sandbox_key()}\u201d"))
+    assert codes(project) == ["KD008"]
+
+
+def test_plain_quotes_in_env_are_fine(project: Path) -> None:
+    write_env(project, healthy_text(f'"{generate_sandbox_key()}"'))
+    assert codes(project) == []
+
+
+@pytest.mark.parametrize("where", ["around", "inside"])
+def test_kd009_spaces(project: Path, where: str) -> None:
+    key = generate_sandbox_key()
+    value = f'"  {key}"' if where == "around" else f'"{key[:40]} {key[40:]}"'
+    write_env(project, healthy_text(value))
+    findings = diagnose(project, environ={})
+    assert [f.code for f in findings] == ["KD009"]
+    assert where in findings[0].detail
+
+
+@pytest.mark.parametrize(
+    ("source", "ending"),
+    [("environment", "\r"), ("environment", "\n"), ("file", "\\r"), ("file", "\\n")],
+    ids=["shell-cr", "shell-lf", "env-escaped-cr", "env-escaped-lf"],
+)
+def test_kd010_line_break_in_the_value(project: Path, source: str, ending: str) -> None:
+    key = generate_sandbox_key()
+    if source == "environment":
+        write_env(project, f"OPENAI_BASE_URL={SANDBOX_URL}\n")
+        environ = {"OPENAI_API_KEY": key + ending}
+    else:
+        write_env(project, healthy_text(f'"{key}{ending}"'))
+        environ = {}
+    findings = diagnose(project, environ=environ)
+    assert [f.code for f in findings] == ["KD010"]
+    assert ("Windows" in findings[0].detail) == (ending in ("\r", "\\r"))
+
+
+def test_kd011_bearer_prefix(project: Path) -> None:
+    write_env(project, healthy_text(f"Bearer {generate_sandbox_key()}"))
+    assert codes(project) == ["KD011"]
+
+
+@pytest.mark.parametrize(
+    ("key", "url"),
+    [
+        (generate_sandbox_key()[:100], SANDBOX_URL),
+        (generate_sandbox_key()[:60], SANDBOX_URL),
+        (real_looking_key()[:120], None),
+        (real_looking_key()[:70], None),
+    ],
+    ids=["sandbox-second-half", "sandbox-before-marker", "real-second-half", "real-before-marker"],
+)
+def test_kd012_truncated_key(project: Path, key: str, url: str | None) -> None:
+    write_env(project, healthy_text(key, url=url))
+    findings = diagnose(project, environ={})
+    assert [f.code for f in findings] == ["KD012"]
+    assert key not in findings[0].detail
+
+
+def test_kd013_not_an_openai_key(project: Path) -> None:
+    write_env(project, healthy_text("0123456789abcdef0123456789abcdef"))
+    assert codes(project) == ["KD013"]
+
+
+@pytest.mark.parametrize("url", [None, "https://api.openai.com/v1"], ids=["unset", "api.openai.com"])
+def test_kd014_sandbox_key_with_live_url(project: Path, url: str | None) -> None:
+    write_env(project, healthy_text(url=url))
+    assert codes(project) == ["KD014"]
+
+
+def test_kd015_real_key_with_sandbox_url(project: Path) -> None:
+    write_env(project, healthy_text(real_looking_key()))
+    findings = diagnose(project, environ={})
+    assert [f.code for f in findings] == ["KD015"]
+    assert real_looking_key() not in findings[0].detail
+
+
+@pytest.mark.parametrize("url", ["127.0.0.1:8000/v1", "localhost:8000/v1", "http:///v1"])
+def test_kd016_base_url_not_an_address(project: Path, url: str) -> None:
+    write_env(project, healthy_text(url=url))
+    assert codes(project) == ["KD016"]
+
+
+@pytest.mark.parametrize(
+    "url", ["http://127.0.0.1:8000", "http://127.0.0.1:8000/", "http://localhost:8000/v1/chat"]
+)
+def test_kd017_base_url_without_v1(project: Path, url: str) -> None:
+    write_env(project, healthy_text(url=url))
+    assert codes(project) == ["KD017"]
+
+
+def test_base_url_with_trailing_slash_is_fine(project: Path) -> None:
+    write_env(project, healthy_text(url=SANDBOX_URL + "/"))
+    assert codes(project) == []
+
+
+@needs_git
+def test_kd018_env_tracked_by_git(project: Path) -> None:
+    git(project, "init", "-q")
+    (project / ".gitignore").write_text(".env\n")
+    write_env(project, healthy_text())
+    git(project, "add", "-f", ".env")
+    findings = diagnose(project, environ={})
+    assert [f.code for f in findings] == ["KD018"]
+    assert findings[0].severity == "error"
+
+
+@needs_git
+def test_kd019_env_not_ignored(project: Path) -> None:
+    git(project, "init", "-q")
+    write_env(project, healthy_text())
+    assert codes(project) == ["KD019"]
+
+
+@pytest.mark.skipif(os.name == "nt", reason="POSIX permission bits")
+def test_kd020_env_readable_by_others(project: Path) -> None:
+    write_env(project, healthy_text(), mode=0o644)
+    findings = diagnose(project, environ={})
+    assert [f.code for f in findings] == ["KD020"]
+    assert findings[0].severity == "warning" and findings[0].data["mode"] == "644"
+
+
+# ------------------------------------------------------------------ notes for skipped checks
+
+
+def test_windows_skips_the_permission_check_with_a_note(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(filecheck, "IS_WINDOWS", True)
+    write_env(project, healthy_text(), mode=0o644)
+    report = run(project, environ={})
+    assert report.findings == ()
+    assert any("Windows" in note for note in report.notes)
+
+
+def test_git_not_installed_is_a_note(project: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    empty = tmp_path / "empty-bin"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))
+    write_env(project, healthy_text())
+    report = run(project, environ={})
+    assert report.findings == ()
+    assert any("git is not installed" in note for note in report.notes)
+
+
+@needs_git
+def test_not_a_repository_is_a_note(project: Path) -> None:
+    write_env(project, healthy_text())
+    report = run(project, environ={})
+    assert report.findings == ()
+    assert any("not inside a git repository" in note for note in report.notes)
+
+
+def test_git_timeout_is_a_note(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def slow(*args: object, **kwargs: object) -> None:
+        raise subprocess.TimeoutExpired(cmd="git", timeout=1)
+
+    monkeypatch.setattr(filecheck.subprocess, "run", slow)
+    write_env(project, healthy_text())
+    report = run(project, environ={})
+    assert report.findings == () and any("did not answer" in note for note in report.notes)
+
+
+# ------------------------------------------------------------------ the CLI
+
+
+def cli(*argv: str) -> int:
+    parser = argparse.ArgumentParser(prog="keylab")
+    doctor_cli.register(parser.add_subparsers())
+    args = parser.parse_args(["doctor", *argv])
+    return int(args.handler(args))
+
+
+def test_cli_healthy_exits_0(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write_env(project, healthy_text())
+    assert cli("--project", str(project)) == 0
+    assert "All clear" in capsys.readouterr().out
+
+
+def test_cli_error_exits_1(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write_env(project, f"OPENAI_BASE_URL={SANDBOX_URL}\n")
+    assert cli("--project", str(project)) == 1
+    out = capsys.readouterr().out
+    assert "ERROR KD005 key-missing" in out and "What to do:" in out
+
+
+def test_cli_warning_only_exits_0(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write_env(project, healthy_text(), mode=0o644)
+    assert cli("--project", str(project)) == 0
+    assert "WARNING KD020" in capsys.readouterr().out
+
+
+def test_cli_json(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    env_file = project / "custom.env"
+    env_file.write_text(healthy_text(url="http://127.0.0.1:8000"))
+    env_file.chmod(0o600)
+    assert cli("--env-file", str(env_file), "--format", "json") == 1
+    data = json.loads(capsys.readouterr().out)
+    assert data["ok"] is False and data["env_file"] == str(env_file)
+    assert [f["code"] for f in data["findings"]] == ["KD017"]
+    assert {"code", "name", "severity", "title", "detail", "fix"} <= set(data["findings"][0])
+
+
+def test_cli_json_healthy(
+    project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_env(project, healthy_text())
+    monkeypatch.chdir(project)
+    assert cli("--format", "json") == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data == {**data, "ok": True, "findings": [], "mode": "sandbox"}
+
+
+def test_cli_is_registered_in_keylab_main(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cli_main = pytest.importorskip("keylab.cli")
+    try:
+        parser = cli_main.build_parser()
+    except ImportError:
+        pytest.skip("another subcommand module has not landed yet")
+    write_env(project, healthy_text())
+    args = parser.parse_args(["doctor", "--project", str(project)])
+    assert args.handler(args) == 0
+
+
+# ------------------------------------------------------------------ no full key, ever
+
+
+@pytest.mark.parametrize("make_key", [generate_sandbox_key, real_looking_key], ids=["sandbox", "real"])
+def test_no_output_contains_the_full_key(
+    project: Path, make_key, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key = make_key()
+    variants = [
+        f"OPENAI_API_KEY={key}\n",
+        f'OPENAI_API_KEY="  {key}\\r"\n',
+        f"OPENAI_API_KEY=Bearer {key}\n",
+        f"OPENAI_KEY={key}\n",
+        f"{key}\n",
+        f"OPENAI_API_KEY={key[:100]}\n",
+    ]
+    outputs: list[str] = []
+    for text in variants:
+        write_env(project, text + "OPENAI_BASE_URL=http://127.0.0.1:8000\n", mode=0o644)
+        for environ in ({}, {"OPENAI_API_KEY": key + "\r"}, {"OPENAI_API_KEY": f'"{key}"'}):
+            report = run(project, environ=environ)
+            outputs += [report.to_text(), report.to_json(), repr(report), repr(report.findings)]
+        for fmt in ("text", "json"):
+            cli("--project", str(project), "--format", fmt)
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-proj-" + "C" * 20)
+        doctor(project)
+        monkeypatch.delenv("OPENAI_API_KEY")
+    outputs.append(capsys.readouterr().out)
+    joined = "\n".join(outputs)
+    assert "KD" in joined
+    body = key[len("sk-proj-"):]
+    for secret in (key, key[:100], body[:40], body[-40:]):
+        assert secret not in joined
+
+
+# ------------------------------------------------------------------ the codes table and its page
+
+
+def test_codes_are_unique_and_numbered() -> None:
+    assert [p.code for p in PROBLEMS] == [f"KD{i:03d}" for i in range(1, len(PROBLEMS) + 1)]
+    assert len({p.name for p in PROBLEMS}) == len(PROBLEMS)
+    assert all(p.severity in ("error", "warning") for p in PROBLEMS)
+
+
+def test_every_code_has_a_test() -> None:
+    names = set(globals())
+    for p in PROBLEMS:
+        assert any(n.startswith(f"test_{p.code.lower()}_") for n in names), p.code
+
+
+def test_docs_page_is_current() -> None:
+    """docs/doctor.md is generated from the table: run `python -m keylab.doctor.docs` after editing it."""
+    assert DOC_PATH == Path(__file__).resolve().parents[1] / "docs" / "doctor.md"
+    assert DOC_PATH.read_text(encoding="utf-8") == render_markdown()
+    for p in PROBLEMS:
+        assert f"| {p.code} | `{p.name}` | {p.severity} |" in render_markdown()
+
+
+def test_docs_check_mode(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from keylab.doctor.docs import main
+
+    target = tmp_path / "doctor.md"
+    assert main(["--check", "--path", str(target)]) == 1
+    assert main(["--path", str(target)]) == 0
+    assert main(["--check", "--path", str(target)]) == 0
+
+
+def test_from_keylab_import_doctor_works_after_the_package_was_imported(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`import keylab.doctor` rebinds keylab.doctor to the package; calling it must still work."""
+    import keylab
+    import keylab.doctor
+
+    write_env(project, healthy_text())
+    assert keylab.doctor(project, environ={}) == []
+    assert callable(keylab.doctor) and "All clear" in capsys.readouterr().out
