@@ -18,7 +18,7 @@ _EXPORTS = {
     "load_env": "keylab.environment",
     "status": "keylab.environment",
     "mode": "keylab.environment",
-    "doctor": "keylab.doctor",
+    "doctor": "keylab.doctor",  # the callable package itself
     "diagnose": "keylab.doctor",
     "check": "keylab.labs.checking",
     "mask": "keylab.keys",
@@ -73,7 +73,10 @@ def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'keylab' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
+    imported = importlib.import_module(module)
+    # `keylab.doctor` is a callable package: return the package itself, so both `keylab.doctor()`
+    # and `keylab.doctor.diagnose` work whichever is used first.
+    value = imported if module == f"keylab.{name}" else getattr(imported, name)
     globals()[name] = value
     return value
 

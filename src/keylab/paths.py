@@ -12,7 +12,13 @@ from pathlib import Path
 
 
 def course_root() -> Path | None:
-    """The course checkout keylab is running from (the folder with `notebooks/`), if any."""
+    """The course checkout keylab is running from (the folder with `notebooks/`), if any.
+
+    `KEYLAB_COURSE_ROOT` overrides the search (tests use it to point at a temporary course).
+    """
+    override = os.environ.get("KEYLAB_COURSE_ROOT")
+    if override:
+        return Path(override).expanduser().resolve()
     here = Path(__file__).resolve()
     for parent in here.parents:
         if (parent / "notebooks").is_dir() and (parent / "pyproject.toml").is_file():

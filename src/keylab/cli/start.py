@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -29,7 +30,7 @@ FIRST_NOTEBOOK = "notebooks/00-welcome.ipynb"
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("start", help="start the sandbox and open the course in JupyterLab")
-    parser.add_argument("--port", type=int, default=8765, help="sandbox port (default 8765)")
+    parser.add_argument("--port", type=int, default=8765, help="sandbox port (default 8765; 0 picks a free one)")
     parser.add_argument("--no-browser", action="store_true", help="do not open a browser window")
     parser.add_argument("--no-lab", action="store_true", help="start only the sandbox (for a classroom server)")
     parser.set_defaults(handler=_start)
@@ -58,6 +59,7 @@ def _start_sandbox(port: int, data_dir: Path) -> tuple[str, subprocess.Popen[byt
         rest = process.stdout.read().decode() if process.poll() is not None else ""
         raise SystemExit(f"The sandbox did not start:\n{first}\n{rest}")
     print(first)
+    url = first.rsplit(" ", 1)[-1].removesuffix("/v1")  # the real port, also when --port 0 was asked
     # Keep relaying the sandbox's messages so its pipe never fills up and blocks it.
     threading.Thread(target=_relay, args=(process.stdout,), daemon=True).start()
     return url, process
@@ -71,13 +73,14 @@ def _relay(stream: IO[bytes]) -> None:
 
 def _write_env(root: Path, base_url: str, data_dir: Path) -> None:
     """Create `.env` from `.env.example` with a new sandbox account's key, if there is no `.env` yet."""
-    env_file = root / ".env"
-    if env_file.exists():
-        return
     from keylab.sandbox.accounts import create_account
     from keylab.sandbox.clock import Clock
     from keylab.sandbox.store import Store
 
+    env_file = root / ".env"
+    if env_file.exists():
+        _warn_if_unknown_sandbox_key(env_file, data_dir)
+        return
     store = Store(data_dir)
     try:
         account = create_account(store, Clock(store), email="you@example.com", credits_usd=STARTER_CREDIT)
@@ -97,9 +100,37 @@ def _write_env(root: Path, base_url: str, data_dir: Path) -> None:
     print(f"Wrote {env_file} with a new sandbox key ({mask(account.api_key)}) and ${STARTER_CREDIT} of sandbox credit.")
 
 
+def _warn_if_unknown_sandbox_key(env_file: Path, data_dir: Path) -> None:
+    """A sandbox key in `.env` that this sandbox never issued (its data was reset): say what to do."""
+    from dotenv import dotenv_values
+
+    from keylab.keys import KeyKind, classify
+    from keylab.sandbox.accounts import find_key
+    from keylab.sandbox.clock import Clock
+    from keylab.sandbox.store import Store
+
+    key = dotenv_values(env_file).get("OPENAI_API_KEY") or ""
+    if classify(key).kind is not KeyKind.SANDBOX:
+        return
+    store = Store(data_dir)
+    try:
+        known = find_key(store, Clock(store), key) is not None
+    finally:
+        store.close()
+    if not known:
+        print(
+            f"Note: the sandbox key in {env_file} ({mask(key)}) is not known to this sandbox (its data in "
+            f"{data_dir} was reset or is new), so calls with it will answer 401. Create a new one with "
+            "`keylab sandbox account create --credits 5` and put it in .env, or delete .env and run "
+            "`keylab start` again to get a fresh one."
+        )
+
+
 def _start(args: argparse.Namespace) -> int:
     from keylab.paths import course_root, sandbox_data_dir
 
+    # A terminal closing or `kill` sends SIGTERM: leave through `finally`, so the sandbox stops too.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     root = course_root() or Path.cwd()
     data_dir = sandbox_data_dir()
     url, process = _start_sandbox(args.port, data_dir)

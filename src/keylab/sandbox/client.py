@@ -93,6 +93,10 @@ class ControlClient:
     def reset_clock(self) -> dict[str, Any]:
         return self._request("POST", "/sandbox/clock", {"reset": True})
 
+    def freeze_clock(self, frozen: bool = True) -> dict[str, Any]:
+        """Stop (or restart) the sandbox's clock, e.g. to read exact rate-limit numbers."""
+        return self._request("POST", "/sandbox/clock", {"frozen": frozen})
+
     def inject_fault(self, kind: str, *, count: int = 1, path: str | None = None, latency_ms: int = 0) -> dict[str, Any]:
         return self._request("POST", "/sandbox/faults",
                              {"kind": kind, "count": count, "path": path, "latency_ms": latency_ms})

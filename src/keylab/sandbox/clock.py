@@ -18,9 +18,21 @@ class Clock:
     def __init__(self, store: Store) -> None:
         self._store = store
         self.offset_s = float(store.get_meta(_META_KEY, "0") or 0)
+        self.frozen_at: float | None = None  # in memory only: a restart lets time run again
 
     def now(self) -> float:
+        if self.frozen_at is not None:
+            return self.frozen_at + self.offset_s
         return time.time() + self.offset_s
+
+    def freeze(self) -> None:
+        """Stop the clock (advance() still moves it): rate-limit windows then drain only on demand,
+        so a lesson or a test sees the exact numbers of a full bucket ("Please try again in 20s")."""
+        if self.frozen_at is None:
+            self.frozen_at = time.time()
+
+    def unfreeze(self) -> None:
+        self.frozen_at = None
 
     def now_s(self) -> int:
         return int(self.now())
@@ -39,5 +51,6 @@ class Clock:
         self._store.set_meta(_META_KEY, repr(self.offset_s))
 
     def reset(self) -> None:
+        self.frozen_at = None
         self.offset_s = 0.0
         self._store.set_meta(_META_KEY, "0")

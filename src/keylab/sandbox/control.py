@@ -7,7 +7,7 @@ operator token kept in the data dir (`operator_token`). Lessons reach it over HT
     POST   /sandbox/accounts        {"email"?, "credits_usd"?}        a verified account and its keys
     POST   /sandbox/credit          {"organization_id", "amount_usd"}  add prepaid credit
     GET    /sandbox/clock           the sandbox's now
-    POST   /sandbox/clock           {"advance_seconds"} | {"reset": true}
+    POST   /sandbox/clock           {"advance_seconds"} | {"reset": true} | {"frozen": true|false}
     POST   /sandbox/faults          {"kind", "count"?, "path"?, "latency_ms"?}
     DELETE /sandbox/faults          clear staged faults
     POST   /sandbox/keys/{id}/limits {"rpm"?, "tpm"?}                 per-key rate limits (null clears)
@@ -116,12 +116,17 @@ async def clock(request: Request, state: SandboxState) -> dict[str, Any]:
         body = await _body(request)
         if body.get("reset"):
             state.clock.reset()
+        elif "frozen" in body:
+            if not isinstance(body["frozen"], bool):
+                raise ControlError(400, "'frozen' must be true (stop the clock) or false (let it run).")
+            state.clock.freeze() if body["frozen"] else state.clock.unfreeze()
         else:
             seconds = body.get("advance_seconds")
             if not isinstance(seconds, (int, float)) or isinstance(seconds, bool):
-                raise ControlError(400, "Send {\"advance_seconds\": N} or {\"reset\": true}.")
+                raise ControlError(400, "Send {\"advance_seconds\": N}, {\"reset\": true} or {\"frozen\": true}.")
             state.clock.advance(float(seconds))
-    return {"now": state.clock.now_s(), "offset_seconds": state.clock.offset_s, "today": str(state.clock.today())}
+    return {"now": state.clock.now_s(), "offset_seconds": state.clock.offset_s, "today": str(state.clock.today()),
+            "frozen": state.clock.frozen_at is not None}
 
 
 async def faults(request: Request, state: SandboxState) -> dict[str, Any]:

@@ -19,7 +19,9 @@ DEFAULT_TPM = 200_000
 
 
 def go_duration(seconds: float) -> str:
-    """Format like Go's time.Duration, as the API does: 644ms, 9.816s, 20s, 6m0s."""
+    """Format like Go's time.Duration, as the API does: 0s, 644ms, 9.816s, 20s, 6m0s."""
+    if seconds <= 0:
+        return "0s"
     if seconds < 1:
         return f"{max(1, round(seconds * 1000))}ms"
     if seconds < 60:
@@ -112,8 +114,9 @@ class RateLimiter:
         for bucket, _ in buckets:
             bucket.requests += 1
             bucket.tokens += tokens
-        bucket, limits = buckets[0]
-        return Snapshot(limits, bucket.requests, bucket.tokens)
+        # The headers describe the tightest of the limits that apply (a key limit below the project's).
+        return min((Snapshot(limits, bucket.requests, bucket.tokens) for bucket, limits in buckets),
+                   key=lambda snap: (snap.limits.rpm - snap.requests, snap.limits.tpm - snap.tokens))
 
     def settle(self, *, now: float, model: str, checks: list[tuple[str, str, Limits]], estimated: int,
                actual: int) -> None:
@@ -121,6 +124,11 @@ class RateLimiter:
         for scope, ident, limits in checks:
             bucket = self._bucket((scope, ident, model), now, limits)
             bucket.tokens = max(0.0, bucket.tokens + actual - estimated)
+
+
+def idle_headers(rpm: int | None = None, tpm: int | None = None) -> dict[str, str]:
+    """x-ratelimit-* for a request that counted against no model's limit (listing models, a 400)."""
+    return Snapshot(Limits(rpm or DEFAULT_RPM, tpm or DEFAULT_TPM), 0.0, 0.0).headers()
 
 
 def _retry_headers(wait: float, snapshot: Snapshot) -> dict[str, str]:

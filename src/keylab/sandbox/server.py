@@ -129,7 +129,7 @@ def run_foreground(data_dir: str | Path | None, host: str, port: int) -> int:
         print("  Press Ctrl-C to stop.", flush=True)
 
     app = create_app(path, on_startup=announce)
-    server = uvicorn.Server(_config(app, host, sock.getsockname()[1], "info"))
+    server = uvicorn.Server(_config(app, host, sock.getsockname()[1], "warning"))
     try:
         server.run(sockets=[sock])
     finally:

@@ -37,6 +37,7 @@ PARAMS: dict[str, str] = {
     "tools": "array", "tool_choice": "any", "parallel_tool_calls": "boolean", "user": "string",
     "function_call": "any", "functions": "array", "web_search_options": "object", "verbosity": "string",
     "prompt_cache_key": "string", "safety_identifier": "string", "prompt_cache_retention": "string",
+    "prompt_cache_options": "object", "moderation": "object",
 }
 ROLES = ("system", "assistant", "user", "function", "tool", "developer")
 
@@ -97,6 +98,10 @@ async def create(call: Call) -> Response:
     check_range(body, "max_completion_tokens", minimum=1)
     check_range(body, "n", minimum=1, maximum=128)
     check_range(body, "temperature", minimum=0, maximum=2)
+    include_usage = (body.get("stream_options") or {}).get("include_usage")
+    if include_usage is not None and not isinstance(include_usage, bool):
+        raise ApiError("invalid_type", param="stream_options.include_usage", expected="a boolean",
+                       got=describe_type(include_usage))
     limit = body.get("max_completion_tokens") or body.get("max_tokens")
     prompt_tokens = count_messages(body["messages"], model.id).tokens
     if prompt_tokens > model.context_window:

@@ -24,6 +24,7 @@ from keylab.keys import looks_real, mask_like_openai
 from keylab.pricing import ModelPrice, get_model
 from keylab.sandbox.accounts import KeyRecord, find_key
 from keylab.sandbox.errors import ApiError, error_response
+from keylab.sandbox.ratelimit import idle_headers
 from keylab.sandbox.state import SandboxState
 
 OPENAI_VERSION = "2020-10-01"
@@ -76,6 +77,7 @@ def endpoint(handler: Handler, *, scopes: tuple[str, ...] = (), admin: bool = Fa
         try:
             await _apply_faults(call)
             call.key = authenticate(call, admin=admin)
+            call.headers.update(idle_headers(call.key.rpm_limit, call.key.tpm_limit))
             if scopes and not call.key.has_scope(*scopes):
                 raise ApiError("missing_scopes", scopes=scopes[0])
             return await handler(call)

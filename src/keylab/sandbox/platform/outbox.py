@@ -1,0 +1,74 @@
+"""The outbox: every email or text message the platform sends, kept in the database, never sent.
+
+Spend alerts, verification codes and key-leak notices land here; lessons and the dashboard read
+them as the learner would read their mailbox.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Sequence
+from typing import Any
+
+from keylab.sandbox.accounts import new_id
+from keylab.sandbox.clock import Clock
+from keylab.sandbox.store import Store
+
+KINDS = ("email", "sms")
+
+
+def _recipients(to: str | Sequence[str]) -> list[str]:
+    recipients = [to] if isinstance(to, str) else list(to)
+    if not recipients or not all(isinstance(r, str) and r for r in recipients):
+        raise ValueError("a message needs at least one recipient")
+    return recipients
+
+
+def insert_message(db: sqlite3.Connection, now_s: int, *, to: str | Sequence[str], subject: str, body: str,
+                   kind: str = "email") -> dict[str, Any]:
+    """Write one message inside the caller's transaction (used where sending must be atomic)."""
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}, not {kind!r}")
+    message = {"id": new_id("msg_"), "kind": kind, "to": _recipients(to), "subject": subject, "body": body,
+               "created_at": now_s}
+    db.execute(
+        "INSERT INTO outbox (id, kind, recipients, subject, body, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+        (message["id"], kind, json.dumps(message["to"]), subject, body, now_s),
+    )
+    return message
+
+
+def send(store: Store, clock: Clock, *, to: str | Sequence[str], subject: str, body: str,
+         kind: str = "email") -> dict[str, Any]:
+    """Send (store) one message to one or more recipients; returns it as a dict."""
+    with store.transaction() as db:
+        return insert_message(db, clock.now_s(), to=to, subject=subject, body=body, kind=kind)
+
+
+def _row(row: sqlite3.Row) -> dict[str, Any]:
+    return {"id": row["id"], "kind": row["kind"], "to": json.loads(row["recipients"]), "subject": row["subject"],
+            "body": row["body"], "created_at": row["created_at"]}
+
+
+def list_messages(store: Store, to: str | None = None, *, kind: str | None = None,
+                  limit: int | None = None) -> list[dict[str, Any]]:
+    """Messages, newest first; `to` keeps those addressed to that recipient (case-insensitive)."""
+    sql = "SELECT * FROM outbox o WHERE 1 = 1"
+    params: list[Any] = []
+    if to is not None:
+        sql += " AND EXISTS (SELECT 1 FROM json_each(o.recipients) r WHERE lower(r.value) = lower(?))"
+        params.append(to)
+    if kind is not None:
+        sql += " AND kind = ?"
+        params.append(kind)
+    sql += " ORDER BY created_at DESC, rowid DESC"
+    if limit is not None:
+        sql += " LIMIT ?"
+        params.append(int(limit))
+    return [_row(row) for row in store.query(sql, tuple(params))]
+
+
+def get_message(store: Store, message_id: str) -> dict[str, Any] | None:
+    row = store.query_one("SELECT * FROM outbox WHERE id = ?", (message_id,))
+    return _row(row) if row else None
