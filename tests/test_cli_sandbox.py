@@ -77,9 +77,9 @@ def test_account_create_text_output_shows_keys_once_and_no_hash(tmp_path: Path,
     assert key.encode() not in db, "the full key must never be stored"
 
 
-@pytest.mark.parametrize("credits", ["-1", "five", "NaN"])
-def test_account_create_refuses_bad_credit(tmp_path: Path, credits: str, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["sandbox", "account", "create", "--data", str(tmp_path), "--credits", credits]) == 2
+@pytest.mark.parametrize("amount", ["-1", "five", "NaN"])
+def test_account_create_refuses_bad_credit(tmp_path: Path, amount: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["sandbox", "account", "create", "--data", str(tmp_path), "--credits", amount]) == 2
     assert "--credits must be an amount in US dollars" in capsys.readouterr().err
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import math
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -119,10 +120,13 @@ async def clock(request: Request, state: SandboxState) -> dict[str, Any]:
         elif "frozen" in body:
             if not isinstance(body["frozen"], bool):
                 raise ControlError(400, "'frozen' must be true (stop the clock) or false (let it run).")
-            state.clock.freeze() if body["frozen"] else state.clock.unfreeze()
+            if body["frozen"]:
+                state.clock.freeze()
+            else:
+                state.clock.unfreeze()
         else:
             seconds = body.get("advance_seconds")
-            if not isinstance(seconds, (int, float)) or isinstance(seconds, bool):
+            if not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or not math.isfinite(seconds):
                 raise ControlError(400, "Send {\"advance_seconds\": N}, {\"reset\": true} or {\"frozen\": true}.")
             state.clock.advance(float(seconds))
     return {"now": state.clock.now_s(), "offset_seconds": state.clock.offset_s, "today": str(state.clock.today()),
