@@ -175,6 +175,7 @@ def test_kd002_utf16_file(project: Path) -> None:
 @pytest.fixture()
 def openai_module():
     openai = pytest.importorskip("openai")
+    gc.collect()  # clients from earlier tests linger in reference cycles until collected
     yield openai
     gc.collect()
 

@@ -49,3 +49,18 @@ SPEND_ALERTS_ONLY_NOTIFY = Fact(
     "organization_spend_limit_exceeded / project_spend_limit_exceeded, monthly, not instantly enforced",
     "developers.openai.com/api/docs/guides/spend-limits (facts.md pain point 11)", _CHECKED,
 )
+
+# ---- added for lessons 01-02 (append-only) ----
+SIGN_UP = Fact(
+    "Sign up with an email address and a password, or with a Google, Microsoft or Apple account; "
+    "then confirm the email address (a link) and a phone number (a code sent by SMS)",
+    "seed; apideck guide", _CHECKED,
+)
+API_BILLING_SEPARATE = Fact(
+    "API usage is prepaid and billed per token; a ChatGPT Plus subscription does not include API credit",
+    "seed; help.openai.com 8264644", _CHECKED,
+)
+LEAKED_KEYS_DISABLED = Fact(
+    "OpenAI disables keys it finds published (GitHub secret scanning partner) and emails the owner",
+    "facts.md §3 (GitHub secret-scanning docs; community.openai.com 841689)", _CHECKED,
+)

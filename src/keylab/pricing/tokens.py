@@ -17,6 +17,7 @@ import hashlib
 import math
 import os
 import tempfile
+import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,8 +74,17 @@ def encoding_available(name: str) -> bool:
     return (_cache_dir() / cache_key).is_file()
 
 
-@functools.lru_cache(maxsize=4)
+_LOAD_LOCK = threading.Lock()
+
+
+@functools.lru_cache(maxsize=8)
 def _load_encoding(name: str, cache_dir: str) -> Any | None:
+    with _LOAD_LOCK:  # a request arriving while preload() runs waits for it instead of loading twice
+        return _load_encoding_unlocked(name, cache_dir)
+
+
+@functools.lru_cache(maxsize=8)
+def _load_encoding_unlocked(name: str, cache_dir: str) -> Any | None:
     del cache_dir  # part of the cache key only: a changed TIKTOKEN_CACHE_DIR reloads
     if not encoding_available(name):
         return None
@@ -90,7 +100,24 @@ def _load_encoding(name: str, cache_dir: str) -> Any | None:
 
 def get_encoding(model: str) -> Any | None:
     """The tiktoken Encoding for a model, or None when it cannot be loaded offline."""
-    return _load_encoding(encoding_name_for(model), str(_cache_dir()))
+    # Keyed on the raw variables (cheap: this runs several times per sandbox request).
+    env = os.environ
+    key = f"{env.get('TIKTOKEN_CACHE_DIR')}\0{env.get('DATA_GYM_CACHE_DIR')}"
+    return _load_encoding(encoding_name_for(model), key)
+
+
+def preload(models: Iterable[str] = ("gpt-6-luna",)) -> threading.Thread:
+    """Load the models' encodings in a background thread (the sandbox calls this at start-up, so
+    its first request does not pay the ~1 s it takes to build an encoding)."""
+    names = tuple(models)
+
+    def load() -> None:
+        for model in names:
+            get_encoding(model)
+
+    thread = threading.Thread(target=load, name="keylab-tiktoken-preload", daemon=True)
+    thread.start()
+    return thread
 
 
 def _approx(text: str) -> int:
@@ -157,5 +184,6 @@ __all__ = [
     "encoding_available",
     "encoding_name_for",
     "get_encoding",
+    "preload",
     "split_tokens",
 ]

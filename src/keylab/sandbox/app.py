@@ -19,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute
 
+from keylab.pricing import COURSE_MODEL
 from keylab.sandbox.api.common import OPENAI_VERSION, new_request_id
 from keylab.sandbox.errors import ApiError
 from keylab.sandbox.state import SandboxState
@@ -81,6 +82,9 @@ def create_app(data_dir: str | Path, *, on_startup: Callable[[], None] | None = 
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        from keylab.pricing.tokens import preload
+
+        preload((COURSE_MODEL,))
         if on_startup is not None:
             on_startup()
         yield

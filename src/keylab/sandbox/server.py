@@ -33,7 +33,10 @@ def _config(app: object, host: str, port: int, log_level: str) -> uvicorn.Config
 def _bind(host: str, port: int) -> socket.socket:
     """Bind first, then hand the socket to uvicorn: port 0 then means a free port we can report."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY on accepted connections only when the
+    # listening socket says it is TCP (proto 0 does not), and without it every response waits
+    # ~40 ms for a delayed ACK (Nagle) between its header and body writes.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from keylab.sandbox.billing import Billing
 from keylab.sandbox.clock import Clock
+from keylab.sandbox.platform import alerts
 from keylab.sandbox.ratelimit import DEFAULT_RPM, DEFAULT_TPM, Limits, RateLimiter
 from keylab.sandbox.store import Store
 
@@ -51,6 +52,7 @@ class SandboxState:
         self.store = Store(data_dir)
         self.clock = Clock(self.store)
         self.billing = Billing(self.store, self.clock)
+        self.billing.listeners.append(alerts.listener(self.store, self.clock))
         self.limiter = RateLimiter()
         self.faults = Faults()
 

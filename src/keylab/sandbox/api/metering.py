@@ -28,11 +28,11 @@ def admit(call: Call, model: ModelPrice, prompt_tokens: int, max_output_tokens: 
     key = call.key
     state = call.state
     project_id = key.project_id or ""
-    checks = [("project", project_id, state.project_limits(project_id, model.id))]
-    if key.rpm_limit or key.tpm_limit:
-        project_limits = checks[0][2]
-        checks.append(("key", key.id, Limits(key.rpm_limit or project_limits.rpm,
-                                              key.tpm_limit or project_limits.tpm)))
+    project_limits = state.project_limits(project_id, model.id)
+    # The key's own bucket always counts (so a limit set on a busy key applies at once); without
+    # a key limit it has the project's limits and can never be the one that refuses.
+    checks = [("project", project_id, project_limits),
+              ("key", key.id, Limits(key.rpm_limit or project_limits.rpm, key.tpm_limit or project_limits.tpm))]
     estimated = prompt_tokens + max_output_tokens
     snapshot = state.limiter.acquire(
         now=state.clock.now(), model=model.id, org_id=key.org_id, checks=checks, tokens=estimated

@@ -246,7 +246,7 @@ class Run:
                  error: dict[str, Any] | None = None) -> dict[str, Any]:
         body = self.body
         finished = status in ("completed", "incomplete", "failed")
-        return {
+        response = {
             "id": self.response_id,
             "object": "response",
             "created_at": self.created_at,
@@ -275,10 +275,16 @@ class Run:
             "top_logprobs": body["top_logprobs"] if body.get("top_logprobs") is not None else 0,
             "top_p": body["top_p"] if body.get("top_p") is not None else 1.0,
             "truncation": body.get("truncation") or "disabled",
-            "usage": _usage(self.prompt.tokens, output_tokens) if finished and output_tokens is not None else None,
-            "user": body.get("user"),
             "metadata": body.get("metadata") or {},
         }
+        if finished and output_tokens is not None:
+            # The spec's streaming example shows "usage": null while in progress, but its schema
+            # types usage as an object: leave it out until there is one (the SDK reads None).
+            response["usage"] = _usage(self.prompt.tokens, output_tokens)
+        if body.get("user") is not None:
+            # The live API sends "user": null, but the spec types it as a plain string: only echo it.
+            response["user"] = body["user"]
+        return response
 
     def final(self, sent: int, *, failed: bool = False) -> dict[str, Any]:
         """The finished Response after `sent` token pieces."""

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from keylab.sandbox.accounts import create_organization, new_id
 from keylab.sandbox.auth import passwords
 from keylab.sandbox.clock import Clock
+from keylab.sandbox.platform import outbox
 from keylab.sandbox.store import Store
 
 EMAIL_LINK_SECONDS = 24 * 3600
@@ -48,12 +49,6 @@ class FlowError(Exception):
 class SentMessage:
     to: str
     subject: str
-
-
-def _outbox():  # the platform module is imported when first needed
-    from keylab.sandbox.platform import outbox
-
-    return outbox
 
 
 def _sha(value: str) -> str:
@@ -158,7 +153,7 @@ def send_email_verification(store: Store, clock: Clock, user_id: str, base_url: 
         f"{link}\n\n"
         "The link works once and expires in 24 hours. If you did not sign up, ignore this message.\n"
     )
-    _outbox().send(store, clock, to=user["email"], subject=subject, body=body, kind="email")
+    outbox.send(store, clock, to=user["email"], subject=subject, body=body, kind="email")
     return SentMessage(user["email"], subject)
 
 
@@ -195,7 +190,7 @@ def send_sms_code(store: Store, clock: Clock, user_id: str, phone: str) -> str:
             (user_id, phone, _code_hash(store, user_id, code), now, now + SMS_CODE_SECONDS),
         )
     body = f"Your keylab sandbox verification code is {code}. It expires in 10 minutes. Never share it."
-    _outbox().send(store, clock, to=phone, subject="Verification code", body=body, kind="sms")
+    outbox.send(store, clock, to=phone, subject="Verification code", body=body, kind="sms")
     return phone
 
 

@@ -11,6 +11,7 @@ back up to the target balance (a listener on `Billing`, installed by the dashboa
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
 import threading
 from dataclasses import dataclass
@@ -22,6 +23,8 @@ from keylab.pricing import format_usd, from_pico
 from keylab.sandbox.accounts import grant_credit
 from keylab.sandbox.clock import Clock
 from keylab.sandbox.store import Store
+
+log = logging.getLogger("keylab.sandbox")
 
 TEST_CARD = "4242424242424242"
 MAX_PURCHASE_USD = Decimal("1000")  # the sandbox's stand-in for the trust-tier cap
@@ -195,7 +198,10 @@ def install_auto_recharge(state: Any) -> None:
         state._keylab_auto_recharge = True
 
     def listener(event: Any) -> None:
-        maybe_auto_recharge(state.store, state.clock, event.org_id)
+        try:
+            maybe_auto_recharge(state.store, state.clock, event.org_id)
+        except Exception:  # a recharge must never turn a billed, answered call into an error
+            log.exception("auto-recharge failed for %s", event.org_id)
 
     state.billing.listeners.append(listener)
 

@@ -16,6 +16,11 @@ from keylab.sandbox.clock import Clock
 from keylab.sandbox.store import Store
 
 
+def money(usd: Decimal) -> str:
+    """Dollars as the dashboard shows them: "$0.00" for nothing, sub-cent amounts to six places."""
+    return "$0.00" if usd == 0 else format_usd(usd)
+
+
 @dataclass(frozen=True)
 class Line:
     label: str
@@ -27,7 +32,7 @@ class Line:
 
     @property
     def cost_text(self) -> str:
-        return format_usd(self.cost)
+        return money(self.cost)
 
 
 @dataclass(frozen=True)
@@ -41,7 +46,7 @@ class UsageReport:
 
     @property
     def total_text(self) -> str:
-        return format_usd(self.total)
+        return money(self.total)
 
 
 def report(store: Store, clock: Clock, org_id: str, project_id: str | None = None) -> UsageReport:
@@ -95,7 +100,7 @@ def bar_chart(days: list[tuple[dt.date, Decimal, int]], width: int = 760, height
         f'<svg class="chart" viewBox="0 0 {width} {height}" width="100%" role="img" '
         f'aria-label="Spend per day this month">',
         f'<line x1="{left}" y1="{pad_top + plot_h}" x2="{width - 8}" y2="{pad_top + plot_h}" class="axis"/>',
-        f'<text x="{left - 6}" y="{pad_top + 4}" class="tick" text-anchor="end">{escape(format_usd(top))}</text>',
+        f'<text x="{left - 6}" y="{pad_top + 4}" class="tick" text-anchor="end">{escape(money(top))}</text>',
         f'<text x="{left - 6}" y="{pad_top + plot_h}" class="tick" text-anchor="end">$0</text>',
     ]
     for index, (day, cost, count) in enumerate(days):
@@ -104,7 +109,7 @@ def bar_chart(days: list[tuple[dt.date, Decimal, int]], width: int = 760, height
             bar_h = max(bar_h, 2.0)
         x = left + index * slot + slot * 0.15
         y = pad_top + plot_h - bar_h
-        title = f"{day.isoformat()}: {format_usd(cost)}, {count} request{'s' * (count != 1)}"
+        title = f"{day.isoformat()}: {money(cost)}, {count} request{'s' * (count != 1)}"
         parts.append(
             f'<rect x="{x:.1f}" y="{y:.1f}" width="{slot * 0.7:.1f}" height="{bar_h:.1f}" class="bar">'
             f"<title>{escape(title)}</title></rect>"

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Sequence
+import logging
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -23,6 +24,8 @@ from keylab.sandbox.platform._common import check_scope, cursor_page
 from keylab.sandbox.platform.limits import PICO_PER_CENT, month_spend_pico
 from keylab.sandbox.platform.outbox import insert_message
 from keylab.sandbox.store import Store
+
+log = logging.getLogger("keylab.sandbox")
 
 USAGE_URL = "https://platform.openai.com/usage"
 LIMITS_URL = "https://platform.openai.com/settings/organization/limits"
@@ -130,7 +133,7 @@ def list_deliveries(store: Store, alert_id: str) -> list[dict[str, Any]]:
 
 
 def _email(row: Any, scope_name: str, spend_pico: int, period: str) -> tuple[str, str]:
-    threshold = format_usd(Decimal(int(row["threshold_cents"])) / 100)
+    threshold = f"${Decimal(int(row['threshold_cents'])) / 100:,.2f}"
     spent = format_usd(Decimal(spend_pico) / 10**12)
     prefix = f"{row['subject_prefix']} " if row["subject_prefix"] else ""
     month = dt.date(int(period[:4]), int(period[5:]), 1).strftime("%B %Y")
@@ -182,3 +185,15 @@ def check_alerts(store: Store, clock: Clock, settled: Settled) -> list[dict[str,
                        (message["id"], row["id"], period))
         sent.append(message)
     return sent
+
+
+def listener(store: Store, clock: Clock) -> Callable[[Settled], None]:
+    """The `Billing` listener for one sandbox: `check_alerts`, never failing the call it follows."""
+
+    def on_settled(settled: Settled) -> None:
+        try:
+            check_alerts(store, clock, settled)
+        except Exception:  # an alert must never turn a billed, answered call into an error
+            log.exception("spend alert check failed for %s", settled)
+
+    return on_settled

@@ -1,0 +1,148 @@
+"""Lesson 00's environment check: one line per requirement, and a fix for every FAIL."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import pytest
+
+from keylab.keys import generate_sandbox_key
+from keylab.lessons import check_environment, require_sandbox
+from keylab.lessons.sandbox import dashboard_url
+from keylab.lessons.welcome import check_encodings, check_package, check_python
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _env_file(tmp_path: Path, text: str, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = tmp_path / ".env"
+    path.write_text(text)
+    path.chmod(0o600)
+    monkeypatch.setenv("KEYLAB_ENV_FILE", str(path))
+    return path
+
+
+@pytest.fixture
+def clean_key_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "KEYLAB_ENV_FILE"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(scope="module")
+def sandbox():
+    from keylab.testing import course_environment
+
+    with course_environment() as env:
+        yield env
+
+
+def test_missing_key_is_a_fail_with_the_fix(tmp_path, monkeypatch, clean_key_env):
+    _env_file(tmp_path, "OPENAI_BASE_URL=http://127.0.0.1:8765/v1\n", monkeypatch)
+    report = check_environment()
+    line = report.find("OPENAI_API_KEY")
+    assert line.level == "FAIL"
+    assert "not set" in line.detail
+    assert "OPENAI_API_KEY=" in line.fix
+    assert report.find("API").level == "SKIP"
+    assert not report.ok
+    assert "[FAIL] OPENAI_API_KEY: not set" in str(report)
+    assert "Fix: " in str(report)
+
+
+def test_misspelled_key_name_is_named(tmp_path, monkeypatch, clean_key_env):
+    _env_file(tmp_path, f"OPENAI_KEY={generate_sandbox_key()}\n", monkeypatch)
+    monkeypatch.delenv("OPENAI_KEY", raising=False)
+    try:
+        line = check_environment(reach_api=False).find("OPENAI_API_KEY")
+    finally:
+        monkeypatch.delenv("OPENAI_KEY", raising=False)
+    assert line.level == "FAIL"
+    assert "OPENAI_KEY" in line.detail
+    assert "exactly `OPENAI_API_KEY`" in line.fix
+
+
+def test_placeholder_key_is_a_fail_with_the_fix(tmp_path, monkeypatch, clean_key_env):
+    _env_file(tmp_path, "OPENAI_API_KEY=sk-your-key-here\nOPENAI_BASE_URL=http://127.0.0.1:8765/v1\n", monkeypatch)
+    report = check_environment()
+    line = report.find("OPENAI_API_KEY")
+    assert line.level == "FAIL"
+    assert "placeholder" in line.detail
+    assert "Replace the placeholder" in line.fix
+    assert report.find("API").level == "SKIP"
+
+
+def test_quoted_key_is_a_fail(tmp_path, monkeypatch, clean_key_env):
+    key = generate_sandbox_key()
+    monkeypatch.setenv("OPENAI_API_KEY", f"'{key}'")
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:8765/v1")
+    _env_file(tmp_path, "", monkeypatch)
+    report = check_environment(reach_api=False)
+    line = report.find("OPENAI_API_KEY")
+    assert line.level == "FAIL" and "quote" in line.detail
+    assert key not in str(report)
+
+
+def test_unreachable_sandbox_says_keylab_start(tmp_path, monkeypatch, clean_key_env):
+    key = generate_sandbox_key()
+    _env_file(tmp_path, f"OPENAI_API_KEY={key}\nOPENAI_BASE_URL=http://127.0.0.1:{_free_port()}/v1\n",
+              monkeypatch)
+    report = check_environment(timeout=2)
+    line = report.find("API")
+    assert line.level == "FAIL"
+    assert "does not answer" in line.detail
+    assert "`keylab start`" in line.fix
+    assert report.find("OPENAI_API_KEY").level == "OK"
+    assert report.find("mode").level == "OK"
+    assert key not in str(report)
+
+
+def test_missing_env_file_is_a_fail(tmp_path, monkeypatch, clean_key_env):
+    monkeypatch.setenv("KEYLAB_ENV_FILE", str(tmp_path / "nowhere.env"))
+    line = check_environment(reach_api=False).find(".env")
+    assert line.level == "FAIL"
+    assert "cp .env.example .env" in line.fix
+
+
+def test_old_python_and_missing_package_and_encodings():
+    assert check_python((3, 9, 18)).level == "FAIL"
+    assert "3.10 or newer" in check_python((3, 9, 18)).fix
+    assert check_python((3, 12, 1)).level == "OK"
+
+    def broken(_: str) -> None:
+        raise ImportError("nope")
+
+    line = check_package("openai", "openai", "the SDK", importer=broken)
+    assert line.level == "FAIL" and "pip install -r requirements.txt" in line.fix
+    warn = check_encodings(available=lambda name: False)
+    assert warn.level == "WARN" and "approximate" in warn.detail and warn.fix
+    assert check_encodings(available=lambda name: True).level == "OK"
+
+
+def test_all_ok_in_a_healthy_setup(sandbox, monkeypatch):
+    monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(Path(__file__).resolve().parent))  # any folder
+    report = check_environment(sandbox.env_file)
+    levels = {line.what: line.level for line in report}
+    assert levels.pop("tiktoken encodings") in ("OK", "WARN")  # depends on the machine's cache
+    assert set(levels.values()) == {"OK"}, str(report)
+    assert report.ok
+    assert report.find("API").detail.startswith("reachable")
+    assert report.find("mode").detail.startswith("sandbox")
+    assert sandbox.account["api_key"] not in str(report)
+
+
+def test_require_sandbox(capsys):
+    assert require_sandbox("x", environ={"OPENAI_BASE_URL": "http://127.0.0.1:1/v1"}) is True
+    assert capsys.readouterr().out == ""
+    assert require_sandbox("it stages an account", environ={"OPENAI_API_KEY": "sk-x"}) is False
+    out = capsys.readouterr().out
+    assert "needs the sandbox (it stages an account)" in out and "live mode" in out and "read along" in out
+
+
+def test_dashboard_url():
+    assert dashboard_url({"OPENAI_BASE_URL": "http://127.0.0.1:8765/v1"}) == "http://127.0.0.1:8765/"
+    assert "keylab start" in dashboard_url({})

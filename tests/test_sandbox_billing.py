@@ -1,0 +1,77 @@
+"""Metering is exact: parallel calls debit exactly what their usage costs, and a restart keeps it all."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from openai import AsyncOpenAI, OpenAI
+
+from keylab.pricing import cost_of
+from keylab.sandbox import SandboxServer, serve_in_background
+from keylab.sandbox.client import ControlClient
+from keylab.sandbox.store import Store
+
+CALLS = 100
+MODELS = ("gpt-6-luna", "gpt-6.1-terra", "gpt-5.4-mini", "gpt-6-astra")
+
+
+def _balance_and_rows(data_dir: Path, org_id: str, key_id: str) -> tuple[int, int]:
+    store = Store(data_dir)
+    try:
+        balance = store.query_one("SELECT balance_pico FROM organizations WHERE id = ?", (org_id,))[0]
+        rows = store.query_one("SELECT COUNT(*) FROM usage WHERE key_id = ?", (key_id,))[0]
+    finally:
+        store.close()
+    return int(balance), int(rows)
+
+
+def test_parallel_calls_debit_exactly_their_cost(sandbox: SandboxServer, control: ControlClient) -> None:
+    """100 concurrent calls of varied models and lengths: balance before - after == Σ cost_of(usage),
+    to the picodollar, and one usage row per call. Reservations must not leak or double-debit."""
+    account = control.create_account(credits_usd="20")
+    before, rows_before = _balance_and_rows(sandbox.data_dir, account["organization_id"], account["api_key_id"])
+    assert rows_before == 0
+
+    async def run() -> list[Any]:
+        async with AsyncOpenAI(api_key=account["api_key"], base_url=sandbox.base_url, max_retries=0,
+                               _strict_response_validation=True) as client:
+            calls = [
+                client.chat.completions.create(
+                    model=MODELS[i % len(MODELS)], n=1 + i % 3, max_tokens=None if i % 2 else 3 + i % 7,
+                    messages=[{"role": "user", "content": f"Tell me about tokens, question {i}" * (1 + i % 5)}],
+                )
+                for i in range(CALLS)
+            ]
+            return await asyncio.gather(*calls)
+
+    completions = asyncio.run(run())
+    after, rows = _balance_and_rows(sandbox.data_dir, account["organization_id"], account["api_key_id"])
+    expected = sum(
+        cost_of(c.model, c.usage.prompt_tokens, c.usage.completion_tokens).total_pico for c in completions
+    )
+    assert rows == CALLS
+    assert expected > 0
+    assert before - after == expected
+
+
+def test_restart_keeps_keys_balances_and_usage(tmp_path: Path) -> None:
+    """Stop a sandbox and start another on the same data dir: same keys, balance and usage rows."""
+    data_dir = tmp_path / "sandbox"
+    with serve_in_background(data_dir) as first:
+        account = ControlClient(first.url, first.operator_token).create_account(credits_usd="1")
+        client = OpenAI(api_key=account["api_key"], base_url=first.base_url, max_retries=0)
+        completion = client.chat.completions.create(model="gpt-6-luna", messages=[{"role": "user", "content": "hi"}])
+        assert completion.usage is not None
+    state_before = _balance_and_rows(data_dir, account["organization_id"], account["api_key_id"])
+    assert state_before[1] == 1
+    with serve_in_background(data_dir) as second:
+        assert second.operator_token == first.operator_token
+        assert _balance_and_rows(data_dir, account["organization_id"], account["api_key_id"]) == state_before
+        again = OpenAI(api_key=account["api_key"], base_url=second.base_url, max_retries=0)
+        assert again.models.list().data, "the key from before the restart still works"
+        again.chat.completions.create(model="gpt-6-luna", messages=[{"role": "user", "content": "hi"}])
+    balance, rows = _balance_and_rows(data_dir, account["organization_id"], account["api_key_id"])
+    assert rows == 2 and balance == state_before[0] - cost_of(
+        "gpt-6-luna", completion.usage.prompt_tokens, completion.usage.completion_tokens).total_pico
