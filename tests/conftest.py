@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from openai import OpenAI
 
+from keylab.environment import forget_session_state
 from keylab.sandbox import SandboxServer, serve_in_background
 from keylab.sandbox.client import ControlClient
 
@@ -20,6 +21,7 @@ def clean_environ(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.Temp
         if name.startswith("OPENAI_") or (name.startswith("KEYLAB_") and name != "KEYLAB_HOME"):
             monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("KEYLAB_HOME", str(tmp_path_factory.mktemp("keylab-home")))
+    forget_session_state()
 
 
 @pytest.fixture(scope="session")

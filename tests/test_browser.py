@@ -1,13 +1,16 @@
 """The whole seed article in a real (headless) Chromium: sign up, verify, key, credit, limits, usage.
 
-Walks the dashboard as a learner would and saves one screenshot per page in docs/screenshots/
-(1280x800; the lessons show them). On failure, the last page's screenshot and HTML are kept in
+Walks the dashboard as a learner would and saves one screenshot per page (1280x800) in
+tests/artifacts/screenshots/. The lessons show the copies in docs/screenshots/: refresh those with
+`UPDATE_SCREENSHOTS=1` (every run differs in ports, times and keys, so a plain test run
+leaves the committed ones alone). On failure, the last page's screenshot and HTML are kept in
 tests/artifacts/ (git-ignored). Needs Debian's Chromium at /usr/bin/chromium (`apt-get install
 chromium`); Playwright's own browser download is not used.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,8 +25,8 @@ pytestmark = pytest.mark.browser
 
 CHROMIUM = Path("/usr/bin/chromium")
 ROOT = Path(__file__).resolve().parents[1]
-SHOTS = ROOT / "docs" / "screenshots"
 ARTIFACTS = ROOT / "tests" / "artifacts"
+SHOTS = ROOT / "docs" / "screenshots" if os.environ.get("UPDATE_SCREENSHOTS") else ARTIFACTS / "screenshots"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
         "--disable-component-update", "--disable-sync"]
 EMAIL = "ada@example.com"

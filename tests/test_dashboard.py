@@ -455,3 +455,14 @@ def test_cli_open_prints_the_url(site: SandboxServer, monkeypatch: pytest.Monkey
     assert f"http://127.0.0.1:{site.port}/" in out and "No browser is available" in out
     assert opened == [] and not sandbox_platform.browser_available()
     assert main(["sandbox", "open", "--port", "1", "--no-browser"]) == 1
+
+
+def test_log_in_goes_back_only_to_this_site(member: Visitor) -> None:
+    member.post("/logout")
+    member.get("/login")
+    for target, expected in (("//evil.example/x", "/dashboard"), ("/\\evil.example", "/dashboard"),
+                             ("https://evil.example", "/dashboard"), ("/usage", "/usage")):
+        answer = member.post("/login", {"email": member.email, "password": PASSWORD, "next": target}, follow=False)
+        assert answer.status_code == 303 and answer.headers["location"] == expected
+        member.post("/logout")
+        member.get("/login")

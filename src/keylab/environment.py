@@ -34,6 +34,13 @@ _set_by_us: dict[str, str] = {}
 clients_made_before_load: weakref.WeakSet[object] = weakref.WeakSet()
 
 
+def forget_session_state() -> None:
+    """Forget what load_env() did in this process (tests start each case from a clean slate)."""
+    _set_by_us.clear()
+    for client in list(clients_made_before_load):
+        clients_made_before_load.discard(client)
+
+
 # ---------------------------------------------------------------- showing values safely
 
 

@@ -192,8 +192,12 @@ class Ctx:
         return HTMLResponse(html, status_code=status)
 
 
+_LOCAL_PATH = re.compile(r"/(?![/\\])[A-Za-z0-9/_.~%?=&-]*")
+
+
 def _safe_next(value: str | None) -> str:
-    if value and value.startswith("/") and not value.startswith("//") and "\\" not in value:
+    """Where to go after log-in: a path on this site only (never //host, /\\host or a control character)."""
+    if value and _LOCAL_PATH.fullmatch(value):
         return value
     return "/dashboard"
 
@@ -426,7 +430,8 @@ def _keys(ctx: Ctx) -> list[dict[str, Any]]:
         elif not funded:
             status = "Inactive (no credit)"
         keys.append({
-            "id": row["id"], "name": row["name"], "redacted": row["redacted"], "project": row["project_name"] or "—",
+            "id": row["id"], "name": row["name"], "redacted": row["redacted"], "project_id": row["project_id"],
+            "project": row["project_name"] or "—",
             "permission": permissions.PERMISSION_LABELS.get(row["permission"], row["permission"]),
             "scopes": scopes if row["permission"] == "restricted" else [],
             "created_at": row["created_at"], "last_used_at": row["last_used_at"], "status": status,
@@ -510,9 +515,7 @@ async def revoke_key(ctx: Ctx) -> Response:
                           message=f"Revoke the key “{key['name']}” ({key['redacted']})? Every request made with it "
                                   "will fail with 401 at once. This cannot be undone.",
                           action=f"/api-keys/{key_id}/revoke", button="Revoke key", cancel="/api-keys")
-    with ctx.store.transaction() as db:
-        db.execute("UPDATE api_keys SET revoked_at = ? WHERE id = ? AND org_id = ? AND revoked_at IS NULL",
-                   (ctx.clock.now_s(), key_id, ctx.org["id"]))
+    platform_projects.delete_project_key(ctx.store, ctx.clock, ctx.org["id"], key["project_id"], key_id)
     raise _go("/api-keys", "key_revoked")
 
 
