@@ -24,7 +24,7 @@ STAMP = VENV / ".keylab-requirements"
 MIN_PYTHON = (3, 10)
 
 TEST_STEPS: list[tuple[str, list[str]]] = [
-    ("lint", ["-m", "ruff", "check", "src", "tests", "bench", "course.py", "conftest.py"]),
+    ("lint", ["-m", "ruff", "check", "src", "tests", "bench", "tools", "course.py", "conftest.py"]),
     ("labs are current", ["-m", "keylab", "labs", "check"]),
     ("tests and notebooks", [
         "-m", "pytest", "tests", "notebooks", "solutions", "labs",
