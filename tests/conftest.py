@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 from collections.abc import Iterator
 from typing import Any
@@ -22,6 +23,14 @@ def clean_environ(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.Temp
             monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("KEYLAB_HOME", str(tmp_path_factory.mktemp("keylab-home")))
     forget_session_state()
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _collect_clients() -> Iterator[None]:
+    """Free each module's SDK clients (they sit in reference cycles), so tests that look for live
+    clients (the doctor's KD003) see none left over."""
+    yield
+    gc.collect()
 
 
 @pytest.fixture(scope="session")

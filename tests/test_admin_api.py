@@ -7,7 +7,6 @@ the usage rows.
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Iterator
 from typing import Any
 
@@ -30,14 +29,6 @@ def user(sandbox: SandboxServer, key: str) -> OpenAI:
 
 def chat(client: OpenAI, model: str = "gpt-6-luna", prompt: str = "hi") -> Any:
     return client.chat.completions.create(model=model, messages=[{"role": "user", "content": prompt}])
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _collect_clients() -> Iterator[None]:
-    """Free this module's SDK clients (they sit in reference cycles), so tests that look for live
-    clients (the doctor's KD003) see none of ours."""
-    yield
-    gc.collect()
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ checked against the SDK's own types.
 from __future__ import annotations
 
 import asyncio
-import gc
 import os
 import signal
 import subprocess
@@ -48,14 +47,6 @@ def ask(client: OpenAI, prompt: str = LONG_PROMPT, model: str = EXPENSIVE, **kwa
 
 def spent_pico(store: Store, column: str, ident: str) -> int:
     return int(store.query_one(f"SELECT COALESCE(SUM(cost_pico), 0) FROM usage WHERE {column} = ?", (ident,))[0])
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _collect_clients() -> Iterator[None]:
-    """Free this module's SDK clients (they sit in reference cycles), so tests that look for live
-    clients (the doctor's KD003) see none of ours."""
-    yield
-    gc.collect()
 
 
 @pytest.fixture

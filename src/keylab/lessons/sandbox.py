@@ -11,6 +11,7 @@ import os
 from collections.abc import Mapping
 
 from keylab.environment import BASE_URL_VAR, mode
+from keylab.sandbox.client import root_url
 
 
 def require_sandbox(reason: str = "", environ: Mapping[str, str] | None = None) -> bool:
@@ -30,7 +31,7 @@ def dashboard_url(environ: Mapping[str, str] | None = None) -> str:
     base = (env.get(BASE_URL_VAR) or "").strip().rstrip("/")
     if not base:
         return "(the sandbox is not configured: run `keylab start`)"
-    return (base[: -len("/v1")] if base.endswith("/v1") else base) + "/"
+    return root_url(base) + "/"
 
 
 __all__ = ["dashboard_url", "require_sandbox"]

@@ -25,7 +25,8 @@ class ControlError(RuntimeError):
     """The control plane refused or could not be reached; the message says what to do."""
 
 
-def _root_url(base_url: str) -> str:
+def root_url(base_url: str) -> str:
+    """The sandbox's own address (dashboard, control plane) from a `/v1` base URL."""
     base = base_url.rstrip("/")
     return base[: -len("/v1")] if base.endswith("/v1") else base
 
@@ -58,7 +59,7 @@ class ControlClient:
                 "OPENAI_BASE_URL is not set, so there is no sandbox to stage anything on. Load your .env "
                 "(load_env()) or start the sandbox with `keylab start`."
             )
-        return cls(_root_url(base_url), read_operator_token(data_dir))
+        return cls(root_url(base_url), read_operator_token(data_dir))
 
     def _request(self, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
         try:
