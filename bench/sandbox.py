@@ -3,8 +3,11 @@
     .venv/bin/python bench/sandbox.py [--seconds 4] [--concurrency 50] [--runs 5]
 
 1. Cold start: in a fresh interpreter, the time from `import keylab.sandbox` to the first answered
-   chat completion (server start, one account, one completion over HTTP). Median of --runs runs,
-   with and without tiktoken's offline encoding cache (exact vs approximate token counts).
+   request (server start, one account created over the control plane) and to the first answered
+   chat completion (one more request). Median of --runs runs, with and without tiktoken's offline
+   encoding cache (exact vs approximate token counts), and with modules loaded from cached bytecode
+   (as installed) vs compiled from source on every start (PYTHONDONTWRITEBYTECODE=1). All are
+   printed: with the tiktoken cache, the first completion waits for tiktoken to build its encoder.
 2. Throughput: chat completions per second over --concurrency keep-alive connections
    (a minimal asyncio HTTP/1.1 client; see `_hammer` for why not httpx.AsyncClient), against the sandbox and against a bare Starlette app with one JSON
    endpoint, each served the same way (uvicorn, same settings, its own subprocess). Prints both
@@ -44,12 +47,13 @@ COLD_START = textwrap.dedent("""
     conn.request("POST", "/sandbox/accounts", body=json.dumps({"credits_usd": "1"}),
                  headers={"Authorization": "Bearer " + server.operator_token})
     key = json.loads(conn.getresponse().read())["api_key"]
+    first_request = time.perf_counter() - started
     conn.request("POST", "/v1/chat/completions", body=json.dumps(%r),
                  headers={"Authorization": "Bearer " + key, "Content-Type": "application/json"})
     answer = json.loads(conn.getresponse().read())
     elapsed = time.perf_counter() - started
     assert answer["choices"][0]["message"]["content"].startswith("[sandbox]"), answer
-    print(elapsed)
+    print(first_request, elapsed)
     server.stop()
 """) % (BODY,)
 
@@ -86,14 +90,34 @@ def _env(tiktoken: bool) -> dict[str, str]:
     return env
 
 
-def cold_start(runs: int, tiktoken: bool) -> list[float]:
-    times = []
-    for _ in range(runs):
+def _bytecode_env(env: dict[str, str], bytecode: bool, pyc_dir: str) -> dict[str, str]:
+    """bytecode=True: modules load from cached bytecode, as from an installed wheel or any checkout
+    run before (kept in `pyc_dir`, not in the source tree). bytecode=False: every module of keylab is
+    compiled from source on each start, as under PYTHONDONTWRITEBYTECODE=1 in a fresh checkout."""
+    env = dict(env)
+    if bytecode:
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env["PYTHONPYCACHEPREFIX"] = pyc_dir
+    else:
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
+        env.pop("PYTHONPYCACHEPREFIX", None)
+    return env
+
+
+def cold_start(runs: int, tiktoken: bool, bytecode: bool, pyc_dir: str) -> tuple[list[float], list[float]]:
+    """Per run: (import -> first answered request, import -> first answered chat completion)."""
+    first, chat = [], []
+    for run in range(runs + 1):
         with tempfile.TemporaryDirectory(prefix="keylab-bench-") as data_dir:
-            out = subprocess.run([sys.executable, "-c", COLD_START, data_dir], env=_env(tiktoken),
+            out = subprocess.run([sys.executable, "-c", COLD_START, data_dir],
+                                 env=_bytecode_env(_env(tiktoken), bytecode, pyc_dir),
                                  capture_output=True, text=True, check=True)
-            times.append(float(out.stdout.strip().splitlines()[-1]))
-    return times
+            if run == 0:
+                continue  # warm-up: fills the bytecode cache and the OS page cache
+            a, b = out.stdout.strip().splitlines()[-1].split()
+            first.append(float(a))
+            chat.append(float(b))
+    return first, chat
 
 
 async def _hammer(url: str, headers: dict[str, str], seconds: float, concurrency: int) -> float:
@@ -194,11 +218,16 @@ def main() -> None:
     args = parser.parse_args()
 
     print(f"python {sys.version.split()[0]} on {os.cpu_count()} CPUs")
-    for tiktoken in (True, False):
-        times = cold_start(args.runs, tiktoken)
-        label = "exact tokens (tiktoken cache)" if tiktoken else "approximate tokens (no cache)"
-        print(f"cold start, {label}: median {statistics.median(times):.3f} s "
-              f"(runs: {', '.join(f'{t:.3f}' for t in times)}; target <= 0.300 s)")
+    with tempfile.TemporaryDirectory(prefix="keylab-bench-pyc-") as pyc_dir:
+        for bytecode in (True, False):
+            print("cold start, " + ("modules from cached bytecode (installed package):" if bytecode else
+                                    "keylab compiled from source on every start (PYTHONDONTWRITEBYTECODE=1):"))
+            for tiktoken in (True, False):
+                first, chat = cold_start(args.runs, tiktoken, bytecode, pyc_dir)
+                label = "exact tokens (tiktoken cache)" if tiktoken else "approximate tokens (no cache)"
+                for what, times in (("first answered request", first), ("first chat completion", chat)):
+                    print(f"  to {what}, {label}: median {statistics.median(times):.3f} s "
+                          f"(runs: {', '.join(f'{t:.3f}' for t in times)}; target <= 0.300 s)")
     bare = throughput("bare", args.seconds, args.concurrency)
     sandbox = throughput("sandbox", args.seconds, args.concurrency)
     print(f"throughput at {args.concurrency} keep-alive connections, {args.seconds:.0f} s each:")

@@ -7,17 +7,18 @@ database keeps its HMAC (see `Store.hash_key`) and its redacted form (`sk-proj-.
 from __future__ import annotations
 
 import json
-import secrets
 import string
 from dataclasses import dataclass
 from decimal import Decimal
 
 from keylab.keys import generate_sandbox_key, mask
 from keylab.pricing import to_pico
+from keylab.sandbox import randomness
 from keylab.sandbox.clock import Clock
 from keylab.sandbox.store import Store
 
 _ALNUM = string.ascii_letters + string.digits
+_ALNUM_BYTES = bytes(ord(_ALNUM[byte % 62]) for byte in range(256))  # byte -> _ALNUM[byte % 62]
 
 # Permission presets of the "Create new secret key" dialog (help.openai.com 8867743; facts.md §4).
 PERMISSIONS = ("all", "restricted", "read_only")
@@ -27,7 +28,7 @@ READ_ONLY_SCOPES = ["api.all.read"]
 def new_id(prefix: str, length: int = 24) -> str:
     """`prefix` + `length` random letters and digits (one urandom read, not one per character:
     ids are made on every request). The tiny modulo bias does not matter for ids."""
-    return prefix + "".join(_ALNUM[byte % 62] for byte in secrets.token_bytes(length))
+    return prefix + randomness.token_bytes(length).translate(_ALNUM_BYTES).decode("ascii")
 
 
 @dataclass(frozen=True)
@@ -174,21 +175,43 @@ def create_account(
 
 
 def find_key(store: Store, clock: Clock, full_key: str) -> KeyRecord | None:
-    """The live key record for a presented key, or None (unknown, revoked, expired)."""
+    """The live key record for a presented key, or None (unknown, revoked, expired).
+
+    Looked up once per configuration change: `Store.cache` is emptied by any write that could
+    revoke, archive or change a key (in this process or another one), so a revocation applies at
+    the next request. Expiry is checked against the clock on every call.
+    """
+    digest = store.hash_key(full_key)
+    cache = store.cache()
+    entry = cache.get(("key", digest), _MISSING)
+    if entry is _MISSING:
+        entry = _load_key(store, digest)
+        cache[("key", digest)] = entry
+    if entry is None:
+        return None
+    record, expires_at = entry  # type: ignore[misc]
+    if expires_at is not None and expires_at <= clock.now_s():
+        return None
+    return record
+
+
+_MISSING = object()
+
+
+def _load_key(store: Store, digest: str) -> tuple[KeyRecord, int | None] | None:
     row = store.query_one(
         "SELECT k.*, p.archived_at AS project_archived FROM api_keys k"
         " LEFT JOIN projects p ON p.id = k.project_id WHERE k.hash = ?",
-        (store.hash_key(full_key),),
+        (digest,),
     )
     if row is None or row["revoked_at"] is not None or row["project_archived"] is not None:
         return None
-    if row["expires_at"] is not None and row["expires_at"] <= clock.now_s():
-        return None
-    return KeyRecord(
+    record = KeyRecord(
         id=row["id"], kind=row["kind"], org_id=row["org_id"], project_id=row["project_id"], name=row["name"],
         redacted=row["redacted"], permission=row["permission"], scopes=tuple(json.loads(row["scopes"])),
         rpm_limit=row["rpm_limit"], tpm_limit=row["tpm_limit"],
     )
+    return record, row["expires_at"]
 
 
 def touch_key(store: Store, key_id: str, now_s: int) -> None:

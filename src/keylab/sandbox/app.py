@@ -10,14 +10,18 @@ from __future__ import annotations
 import contextlib
 import importlib
 import logging
+import threading
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
 
 from starlette.applications import Starlette
+from starlette.datastructures import URLPath
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import BaseRoute
+from starlette.routing import BaseRoute, Match, NoMatchFound
+from starlette.types import Receive, Scope, Send
 
 from keylab.pricing import COURSE_MODEL
 from keylab.sandbox.api.common import OPENAI_VERSION, new_request_id
@@ -36,13 +40,20 @@ OPTIONAL_ROUTE_MODULES = (
     "keylab.sandbox.admin.routes",
     "keylab.sandbox.dashboard.routes",
 )
+# Imported on the first request that the routes before them do not fully match (cold start: the
+# dashboard pulls in Jinja2 and the admin API a lot of code that a model call never needs).
+LAZY_ROUTE_MODULES = (
+    "keylab.sandbox.admin.routes",
+    "keylab.sandbox.dashboard.routes",
+)
 
 
-def _routes() -> list[BaseRoute]:
+def _module_routes(names: tuple[str, ...]) -> list[BaseRoute]:
     routes: list[BaseRoute] = []
-    for name in ROUTE_MODULES:
-        routes.extend(importlib.import_module(name).ROUTES)
-    for name in OPTIONAL_ROUTE_MODULES:
+    for name in names:
+        if name in ROUTE_MODULES:
+            routes.extend(importlib.import_module(name).ROUTES)
+            continue
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as error:
@@ -51,6 +62,61 @@ def _routes() -> list[BaseRoute]:
             continue
         routes.extend(module.ROUTES)
     return routes
+
+
+class _LazyRoutes(BaseRoute):
+    """Routes of modules imported on first use, matched exactly as if listed in place.
+
+    Placed last, it answers FULL with its first fully matching route, else PARTIAL with its first
+    partial one: with the router's own rule (first FULL wins, else first PARTIAL) that is the
+    order the flat list would give. `url_path_for` reaches the inner routes' names.
+    """
+
+    def __init__(self, modules: tuple[str, ...]) -> None:
+        self._modules = modules
+        self._routes: list[BaseRoute] | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def routes(self) -> list[BaseRoute]:
+        if self._routes is None:
+            with self._lock:
+                if self._routes is None:
+                    self._routes = _module_routes(self._modules)
+        return self._routes
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        partial: tuple[BaseRoute, Scope] | None = None
+        for route in self.routes:
+            match, child_scope = route.matches(scope)
+            if match is Match.FULL:
+                return Match.FULL, {**child_scope, _INNER: route}
+            if match is Match.PARTIAL and partial is None:
+                partial = (route, child_scope)
+        if partial is not None:
+            return Match.PARTIAL, {**partial[1], _INNER: partial[0]}
+        return Match.NONE, {}
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        route = scope.pop(_INNER)
+        scope["route"] = route
+        await route.handle(scope, receive, send)
+
+    def url_path_for(self, name: str, /, **path_params: Any) -> URLPath:
+        for route in self.routes:
+            try:
+                return route.url_path_for(name, **path_params)
+            except NoMatchFound:
+                pass
+        raise NoMatchFound(name, path_params)
+
+
+_INNER = "keylab.lazy_route"
+
+
+def _routes() -> list[BaseRoute]:
+    eager = tuple(name for name in ROUTE_MODULES + OPTIONAL_ROUTE_MODULES if name not in LAZY_ROUTE_MODULES)
+    return [*_module_routes(eager), _LazyRoutes(LAZY_ROUTE_MODULES)]
 
 
 def _api_headers() -> dict[str, str]:

@@ -16,16 +16,20 @@ and those were never billed.
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import itertools
+import sqlite3
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
-from keylab.pricing import Cost, format_usd
+from keylab.pricing import Cost, format_usd, to_pico
 from keylab.sandbox.accounts import KeyRecord
 from keylab.sandbox.clock import Clock
 from keylab.sandbox.errors import ApiError
+from keylab.sandbox.platform.limits import PICO_PER_CENT, month_spend_pico
 from keylab.sandbox.store import Store
 
 QUOTA_VARIANTS = ("insufficient_quota", "credit_balance_exhausted")
@@ -49,6 +53,12 @@ class Settled:
     cost_pico: int
 
 
+@functools.lru_cache(maxsize=4096)
+def _picos(cost: Cost) -> tuple[int, int, int, int]:
+    """A cost's input, cached, output and total in picodollars (Decimal rounding, done once per cost)."""
+    return to_pico(cost.input_usd), to_pico(cost.cached_usd), to_pico(cost.output_usd), cost.total_pico
+
+
 class Billing:
     def __init__(self, store: Store, clock: Clock) -> None:
         self.store = store
@@ -57,6 +67,9 @@ class Billing:
         self._ids = itertools.count(1)
         self._reserved: dict[int, Reservation] = {}
         self.listeners: list[Callable[[Settled], None]] = []
+        self._last_used: dict[str, int] = {}
+        self._batch_lock = threading.Lock()
+        self._batch: tuple[asyncio.AbstractEventLoop, list[tuple]] | None = None  # see settle_async
 
     @property
     def quota_variant(self) -> str:
@@ -67,12 +80,7 @@ class Billing:
         return sum(r.pico for r in self._reserved.values() if getattr(r, attr) == ident)
 
     def month_spend_pico(self, scope: str, ident: str) -> int:
-        column = "org_id" if scope == "organization" else "project_id"
-        row = self.store.query_one(
-            f"SELECT COALESCE(SUM(cost_pico), 0) FROM usage WHERE {column} = ? AND created_at >= ?",
-            (ident, self.clock.month_start_s()),
-        )
-        return int(row[0]) if row else 0
+        return month_spend_pico(self.store, self.clock, scope, ident)
 
     def balance_pico(self, org_id: str) -> int:
         row = self.store.query_one("SELECT balance_pico FROM organizations WHERE id = ?", (org_id,))
@@ -82,57 +90,159 @@ class Billing:
         """Admit a call or raise the 429 the real platform would send (no credit, limit reached)."""
         project_id = key.project_id or ""
         with self._lock:
-            if self.balance_pico(key.org_id) - self._reserved_for("org_id", key.org_id) <= 0:
+            balance, org_limit, project_limit = self._account(key.org_id, project_id)
+            if balance - self._reserved_for("org_id", key.org_id) <= 0:
                 raise ApiError(self.quota_variant)
-            for scope, ident, error in (
-                ("organization", key.org_id, "organization_spend_limit_exceeded"),
-                ("project", project_id, "project_spend_limit_exceeded"),
+            for scope, ident, attr, cents, error in (
+                ("organization", key.org_id, "org_id", org_limit, "organization_spend_limit_exceeded"),
+                ("project", project_id, "project_id", project_limit, "project_spend_limit_exceeded"),
             ):
-                limit = self.store.query_one(
-                    "SELECT threshold_cents FROM spend_limits WHERE scope = ? AND scope_id = ?", (scope, ident)
-                )
-                if limit is None:
+                if cents is None:
                     continue
-                limit_pico = int(limit[0]) * 10**10  # cents -> picodollars
-                attr = "org_id" if scope == "organization" else "project_id"
-                if self.month_spend_pico(scope, ident) + self._reserved_for(attr, ident) >= limit_pico:
-                    raise ApiError(error, limit=format_usd(Decimal(int(limit[0])) / 100))
+                if self.month_spend_pico(scope, ident) + self._reserved_for(attr, ident) >= cents * PICO_PER_CENT:
+                    raise ApiError(error, limit=format_usd(Decimal(cents) / 100))
             reservation = Reservation(next(self._ids), key.org_id, project_id, max_cost_pico)
             self._reserved[reservation.id] = reservation
             return reservation
+
+    def _account(self, org_id: str, project_id: str) -> tuple[int, int | None, int | None]:
+        """The balance and both spend limits (cents), from `Store.cache` when it holds them.
+
+        The cached balance is exact: it is read from the database and every debit this process
+        commits afterwards is applied to it under the same lock hold as its COMMIT (`_debited`);
+        any other write to a balance (credit grants, resets, other processes) empties the cache.
+        The caller's key lookup (`find_key`) has just checked for other processes' commits.
+        """
+        store = self.store
+        with store.lock:
+            cache = store.cache(external=False)
+            balance = cache.get(("balance", org_id))
+            limits = cache.get(("spend_limits", org_id, project_id))
+            if balance is None or limits is None:
+                row = store.query_one(
+                    "SELECT o.balance_pico,"
+                    " (SELECT threshold_cents FROM spend_limits WHERE scope = 'organization' AND scope_id = o.id),"
+                    " (SELECT threshold_cents FROM spend_limits WHERE scope = 'project' AND scope_id = ?)"
+                    " FROM organizations o WHERE o.id = ?",
+                    (project_id, org_id),
+                ) or (0, None, None)
+                balance = cache[("balance", org_id)] = [int(row[0])]
+                limits = cache[("spend_limits", org_id, project_id)] = (row[1], row[2])
+            return balance[0], limits[0], limits[1]  # type: ignore[index]
+
+    def _debited(self, org_id: str, pico: int) -> None:
+        """Apply a committed debit to the cached balance (caller holds store.lock since the COMMIT)."""
+        balance = self.store.cached(("balance", org_id))
+        if balance is not None:
+            balance[0] -= pico  # type: ignore[index]
 
     def release(self, reservation: Reservation) -> None:
         with self._lock:
             self._reserved.pop(reservation.id, None)
 
+    def _write(self, db: sqlite3.Connection, reservation: Reservation, key: KeyRecord, request_id: str,
+               endpoint: str, cost: Cost, now: int) -> None:
+        """The usage row and the debit of one call (inside the caller's transaction)."""
+        self._write_many(db, [(reservation, key, request_id, endpoint, cost, now)])
+
+    def _write_many(self, db: sqlite3.Connection,
+                    calls: list[tuple[Reservation, KeyRecord, str, str, Cost, int]]) -> None:
+        """Usage rows and debits of calls, inside the caller's transaction: one row per call, one
+        debit per organization (the sum of its calls' costs: integers, so exactly the same)."""
+        rows = []
+        debits: dict[str, int] = {}
+        last_used: dict[str, int] = {}
+        for reservation, key, request_id, endpoint, cost, now in calls:
+            input_pico, cached_pico, output_pico, total_pico = _picos(cost)
+            rows.append((
+                request_id, key.org_id, reservation.project_id, key.id, endpoint, cost.model,
+                cost.input_tokens, cost.cached_tokens, cost.output_tokens,
+                input_pico, cached_pico, output_pico, total_pico, now,
+            ))
+            debits[key.org_id] = debits.get(key.org_id, 0) + total_pico
+            last_used[key.id] = now
+        db.executemany(
+            "INSERT INTO usage (request_id, org_id, project_id, key_id, endpoint, model, input_tokens,"
+            " cached_tokens, output_tokens, input_pico, cached_pico, output_pico, cost_pico, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            rows,
+        )
+        for org_id, pico in debits.items():
+            db.execute("UPDATE organizations SET balance_pico = balance_pico - ? WHERE id = ?", (pico, org_id))
+        for key_id, now in last_used.items():
+            if self._last_used.get(key_id) != now:  # "last used" has one-second resolution
+                db.execute("UPDATE api_keys SET last_used_at = ? WHERE id = ?", (now, key_id))
+                self._last_used[key_id] = now
+
+    def _notify(self, reservation: Reservation, key: KeyRecord, cost: Cost) -> None:
+        event = Settled(key.org_id, reservation.project_id, key.id, _picos(cost)[3])
+        for listener in self.listeners:
+            listener(event)
+
     def settle(self, reservation: Reservation, *, key: KeyRecord, request_id: str, endpoint: str,
                cost: Cost) -> None:
         """Write the usage row and debit the balance in one transaction, then free the reservation."""
         now = self.clock.now_s()
-        pico = cost.total_pico
         try:
-            with self.store.transaction() as db:
-                db.execute(
-                    "INSERT INTO usage (request_id, org_id, project_id, key_id, endpoint, model, input_tokens,"
-                    " cached_tokens, output_tokens, input_pico, cached_pico, output_pico, cost_pico, created_at)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        request_id, key.org_id, reservation.project_id, key.id, endpoint, cost.model,
-                        cost.input_tokens, cost.cached_tokens, cost.output_tokens,
-                        _pico(cost.input_usd), _pico(cost.cached_usd), _pico(cost.output_usd), pico, now,
-                    ),
-                )
-                db.execute("UPDATE organizations SET balance_pico = balance_pico - ? WHERE id = ?",
-                           (pico, key.org_id))
-                db.execute("UPDATE api_keys SET last_used_at = ? WHERE id = ?", (now, key.id))
+            # config=False: a usage row and a balance change leave cached configuration valid.
+            with self.store.lock:
+                with self.store.transaction(config=False) as db:
+                    self._write(db, reservation, key, request_id, endpoint, cost, now)
+                self._debited(key.org_id, _picos(cost)[3])
         finally:
             self.release(reservation)
-        event = Settled(key.org_id, reservation.project_id, key.id, pico)
-        for listener in self.listeners:
-            listener(event)
+        self._notify(reservation, key, cost)
 
+    async def settle_async(self, reservation: Reservation, *, key: KeyRecord, request_id: str, endpoint: str,
+                           cost: Cost) -> None:
+        """`settle`, group-committed: the calls that settle in the same event-loop turn share one
+        transaction. Returns once that transaction is committed (the usage row is durable before the
+        caller answers), or raises what settling this call raised."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+        item = (reservation, key, request_id, endpoint, cost, self.clock.now_s(), future)
+        with self._batch_lock:
+            batch = self._batch
+            if batch is None or batch[0] is not loop:
+                batch = self._batch = (loop, [])
+                loop.call_soon(self._flush, batch)
+            batch[1].append(item)
+        await future  # a cancelled request still gets its call billed: _flush does not depend on it
 
-def _pico(usd: Decimal) -> int:
-    from keylab.pricing import to_pico
-
-    return to_pico(usd)
+    def _flush(self, batch: tuple[asyncio.AbstractEventLoop, list[tuple]]) -> None:
+        with self._batch_lock:
+            if self._batch is batch:
+                self._batch = None
+        items = batch[1]
+        errors: dict[int, BaseException] = {}
+        with self.store.lock:
+            try:
+                with self.store.transaction(config=False) as db:
+                    self._write_many(db, [item[:6] for item in items])
+            except Exception:
+                # Something in the batch failed and the whole batch rolled back: settle one by one,
+                # so each call gets its own outcome (and rewrite last_used_at, rolled back too).
+                self._last_used.clear()
+                for index, (reservation, key, request_id, endpoint, cost, now, _) in enumerate(items):
+                    try:
+                        with self.store.transaction(config=False) as db:
+                            self._write(db, reservation, key, request_id, endpoint, cost, now)
+                    except Exception as error:
+                        errors[index] = error
+            for index, (_, key, _, _, cost, _, _) in enumerate(items):
+                if index not in errors:
+                    self._debited(key.org_id, _picos(cost)[3])
+        for index, (reservation, key, _, _, cost, _, future) in enumerate(items):
+            self.release(reservation)
+            if index in errors:
+                if not future.done():
+                    future.set_exception(errors[index])
+                continue
+            try:
+                self._notify(reservation, key, cost)
+            except Exception as error:  # as `settle` would have raised it into the request
+                if not future.done():
+                    future.set_exception(error)
+            else:
+                if not future.done():
+                    future.set_result(None)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from keylab.sandbox.billing import Billing
+from keylab.sandbox.billing import Billing, Settled
 from keylab.sandbox.clock import Clock
 from keylab.sandbox.platform import alerts
 from keylab.sandbox.ratelimit import DEFAULT_RPM, DEFAULT_TPM, Limits, RateLimiter
@@ -33,6 +34,8 @@ class Faults:
 
     def take(self, path: str, kinds: tuple[str, ...]) -> Fault | None:
         """Use up one matching staged fault of one of `kinds`, if any."""
+        if not self.items:  # the usual case, decided without the lock
+            return None
         with self.lock:
             for fault in self.items:
                 if fault.kind in kinds and fault.matches(path):
@@ -47,22 +50,48 @@ class Faults:
             self.items.clear()
 
 
+def _when_alerts_exist(store: Store, listener: Callable[[Settled], None]) -> Callable[[Settled], None]:
+    """The spend-alert listener, skipped for calls whose organization and project have no alert
+    (nearly all of them): whether they have one is cached until the configuration changes."""
+
+    def on_settled(settled: Settled) -> None:
+        cache = store.cache(external=False)
+        key = ("has_alerts", settled.org_id, settled.project_id)
+        has = cache.get(key)
+        if has is None:
+            has = store.query_one(
+                "SELECT 1 FROM spend_alerts WHERE (scope = 'organization' AND scope_id = ?)"
+                " OR (scope = 'project' AND scope_id = ?) LIMIT 1",
+                (settled.org_id, settled.project_id),
+            ) is not None
+            cache[key] = has
+        if has:
+            listener(settled)
+
+    return on_settled
+
+
 class SandboxState:
     def __init__(self, data_dir: str | Path) -> None:
         self.store = Store(data_dir)
         self.clock = Clock(self.store)
         self.billing = Billing(self.store, self.clock)
-        self.billing.listeners.append(alerts.listener(self.store, self.clock))
+        self.billing.listeners.append(_when_alerts_exist(self.store, alerts.listener(self.store, self.clock)))
         self.limiter = RateLimiter()
         self.faults = Faults()
 
     def project_limits(self, project_id: str, model: str) -> Limits:
-        row = self.store.query_one(
-            "SELECT max_requests_per_1_minute, max_tokens_per_1_minute FROM project_rate_limits"
-            " WHERE project_id = ? AND model = ?",
-            (project_id, model),
-        )
-        return Limits(rpm=row[0], tpm=row[1]) if row else Limits(DEFAULT_RPM, DEFAULT_TPM)
+        cache = self.store.cache(external=False)  # emptied by any write to the limits (see Store.cache)
+        limits = cache.get(("project_limits", project_id, model))
+        if limits is None:
+            row = self.store.query_one(
+                "SELECT max_requests_per_1_minute, max_tokens_per_1_minute FROM project_rate_limits"
+                " WHERE project_id = ? AND model = ?",
+                (project_id, model),
+            )
+            limits = Limits(rpm=row[0], tpm=row[1]) if row else Limits(DEFAULT_RPM, DEFAULT_TPM)
+            cache[("project_limits", project_id, model)] = limits
+        return limits  # type: ignore[return-value]
 
     def close(self) -> None:
         self.store.close()

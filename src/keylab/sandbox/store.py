@@ -10,7 +10,6 @@ WAL mode and a busy timeout make that safe. Schema changes are numbered migratio
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import os
 import secrets
@@ -47,6 +46,11 @@ class Store:
         self.data_dir = Path(data_dir).expanduser().resolve()
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.lock = threading.RLock()
+        # Bumped by every local write transaction that may change configuration (keys, projects,
+        # limits, alerts…); usage/balance writes of billed calls do not bump it. See `cached()`.
+        self.generation = 0
+        self._cache: dict[object, object] = {}
+        self._cache_stamp: tuple[int, int] | None = None
         self.conn = sqlite3.connect(
             self.data_dir / DB_NAME, check_same_thread=False, isolation_level=None, timeout=10.0
         )
@@ -74,17 +78,53 @@ class Store:
             db.execute("INSERT INTO schema_version VALUES (?)", (version,))
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction, taken at once (BEGIN IMMEDIATE) so check-then-write is atomic."""
+    def transaction(self, *, config: bool = True) -> Iterator[sqlite3.Connection]:
+        """One write transaction, taken at once (BEGIN IMMEDIATE) so check-then-write is atomic.
+
+        config=False only for writes that change no cached configuration (usage rows, balances,
+        a key's last_used_at): every other transaction empties the hot-read cache on commit.
+        """
         with self.lock:
             self.conn.execute("BEGIN IMMEDIATE")
             try:
                 yield self.conn
             except BaseException:
                 self.conn.execute("ROLLBACK")
+                if config:
+                    self.generation += 1
                 raise
             else:
                 self.conn.execute("COMMIT")
+                if config:
+                    self.generation += 1
+
+    def cache(self, *, external: bool = True) -> dict[object, object]:
+        """A dict for hot configuration reads (key records, rate and spend limits, "has alerts").
+
+        It is emptied whenever the database may have changed under it: a configuration write of
+        this process (`generation`) or any commit by another connection or process (SQLite's
+        `PRAGMA data_version`, one cheap statement). Fill it only with values read AFTER this
+        call, so a value read before a concurrent write lands in the dict that write discarded.
+
+        external=False skips the data_version statement: for reads later in a request whose key
+        lookup (`accounts.find_key`) has just made that check.
+        """
+        with self.lock:
+            if external:
+                version = self.conn.execute("PRAGMA data_version").fetchone()[0]
+            elif self._cache_stamp is not None:
+                version = self._cache_stamp[1]
+            else:
+                version = -1
+            stamp = (self.generation, version)
+            if stamp != self._cache_stamp or len(self._cache) > 50_000:
+                self._cache = {}
+                self._cache_stamp = stamp
+            return self._cache
+
+    def cached(self, key: object) -> object | None:
+        """A value of the current cache dict, without checking whether it is still valid."""
+        return self._cache.get(key)
 
     def query(self, sql: str, params: tuple | dict = ()) -> list[sqlite3.Row]:
         with self.lock:
@@ -96,7 +136,7 @@ class Store:
 
     def hash_key(self, key: str) -> str:
         """The stored form of a key: HMAC-SHA256 under this data dir's secret salt."""
-        return hmac.new(self.salt, key.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()
+        return hmac.digest(self.salt, key.encode("utf-8", "surrogatepass"), "sha256").hex()
 
     def get_meta(self, key: str, default: str | None = None) -> str | None:
         row = self.query_one("SELECT value FROM meta WHERE key = ?", (key,))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -20,7 +21,7 @@ from keylab.sandbox.api.common import (
     json_body,
     require_model,
 )
-from keylab.sandbox.api.metering import Admission, admit, bill, release
+from keylab.sandbox.api.metering import Admission, admit, bill, bill_async, release
 from keylab.sandbox.errors import ApiError
 
 ENDPOINT = "/v1/chat/completions"
@@ -61,13 +62,27 @@ def _check_messages(messages: list[Any]) -> None:
                            got=describe_type(content))
 
 
+@functools.lru_cache(maxsize=1024, typed=True)  # typed: 1 and 1.0 may pick different answers
+def _single_message_answer(prompt: str, model: str, seed: Any, temperature: Any, index: int) -> str:
+    return simulate.answer(prompt, model=model, seed=seed, temperature=temperature, index=index, context=[])
+
+
 def _answers(body: dict[str, Any], model: str, limit: int | None) -> list[tuple[list[str], str]]:
     """Per choice: the answer's token pieces (cut at `limit`) and its finish_reason."""
     prompt = simulate.last_user_text(body["messages"])
     out = []
+    context = body["messages"][:-1]
+    seed, temperature = body.get("seed"), body.get("temperature")
     for index in range(body.get("n") or 1):
-        text = simulate.answer(prompt, model=model, seed=body.get("seed"), temperature=body.get("temperature"),
-                               index=index, context=body["messages"][:-1])
+        if context:
+            text = simulate.answer(prompt, model=model, seed=seed, temperature=temperature, index=index,
+                                   context=context)
+        else:  # a single message, the usual request: its answer depends on hashable values only
+            try:
+                text = _single_message_answer(prompt, model, seed, temperature, index)
+            except TypeError:  # an unhashable value (validation lets none through; never fail on it)
+                text = simulate.answer(prompt, model=model, seed=seed, temperature=temperature, index=index,
+                                       context=context)
         pieces = split_tokens(text, model)
         if limit is not None and len(pieces) > limit:
             out.append((pieces[:limit], "length"))
@@ -119,7 +134,7 @@ async def create(call: Call) -> Response:
     if body.get("stream"):
         return _stream(call, admission, body, answers, completion_id, created)
     completion_tokens = sum(len(pieces) for pieces, _ in answers)
-    bill(call, admission, output_tokens=completion_tokens, endpoint=ENDPOINT)
+    await bill_async(call, admission, output_tokens=completion_tokens, endpoint=ENDPOINT)
     return call.json({
         "id": completion_id,
         "object": "chat.completion",

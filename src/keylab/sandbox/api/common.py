@@ -8,10 +8,10 @@ body and model, then rate limits, then credit and spend limits (facts.md, sandbo
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import re
-import secrets
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -22,6 +22,7 @@ from starlette.responses import JSONResponse, Response
 
 from keylab.keys import looks_real, mask_like_openai
 from keylab.pricing import ModelPrice, get_model
+from keylab.sandbox import randomness
 from keylab.sandbox.accounts import KeyRecord, find_key
 from keylab.sandbox.errors import ApiError, error_response
 from keylab.sandbox.ratelimit import idle_headers
@@ -32,7 +33,7 @@ log = logging.getLogger("keylab.sandbox")
 
 
 def new_request_id() -> str:
-    return "req_" + secrets.token_hex(16)
+    return "req_" + randomness.token_hex(16)
 
 
 @dataclass
@@ -77,7 +78,7 @@ def endpoint(handler: Handler, *, scopes: tuple[str, ...] = (), admin: bool = Fa
         try:
             await _apply_faults(call)
             call.key = authenticate(call, admin=admin)
-            call.headers.update(idle_headers(call.key.rpm_limit, call.key.tpm_limit))
+            call.headers.update(_idle_headers(call.key.rpm_limit, call.key.tpm_limit))
             if scopes and not call.key.has_scope(*scopes):
                 raise ApiError("missing_scopes", scopes=scopes[0])
             return await handler(call)
@@ -91,8 +92,15 @@ def endpoint(handler: Handler, *, scopes: tuple[str, ...] = (), admin: bool = Fa
     return route
 
 
+@functools.lru_cache(maxsize=256)
+def _idle_headers(rpm: int | None, tpm: int | None) -> dict[str, str]:
+    return idle_headers(rpm, tpm)  # a copy is taken by dict.update; the cached dict is never changed
+
+
 async def _apply_faults(call: Call) -> None:
     faults = call.state.faults
+    if not faults.items:  # nothing staged: the usual case
+        return
     path = call.request.url.path
     latency = faults.take(path, ("latency",))
     if latency is not None:

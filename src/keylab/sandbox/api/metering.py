@@ -5,12 +5,23 @@ Chat Completions and Responses share this, so both count, limit and bill the sam
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from keylab.pricing import Cost, ModelPrice, cost_of
 from keylab.sandbox.api.common import Call
 from keylab.sandbox.billing import Reservation
 from keylab.sandbox.ratelimit import Limits
+
+# Costs and limits depend only on their arguments (all immutable): computed once per distinct call
+# shape rather than with Decimal arithmetic and dataclass construction on every request.
+_cost_of = functools.lru_cache(maxsize=4096)(cost_of)
+
+
+@functools.lru_cache(maxsize=4096)
+def _key_limits(project: Limits, rpm: int | None, tpm: int | None) -> Limits:
+    """A key's own bucket: its limits, or the project's where it sets none."""
+    return Limits(rpm or project.rpm, tpm or project.tpm)
 
 
 @dataclass
@@ -32,13 +43,13 @@ def admit(call: Call, model: ModelPrice, prompt_tokens: int, max_output_tokens: 
     # The key's own bucket always counts (so a limit set on a busy key applies at once); without
     # a key limit it has the project's limits and can never be the one that refuses.
     checks = [("project", project_id, project_limits),
-              ("key", key.id, Limits(key.rpm_limit or project_limits.rpm, key.tpm_limit or project_limits.tpm))]
+              ("key", key.id, _key_limits(project_limits, key.rpm_limit, key.tpm_limit))]
     estimated = prompt_tokens + max_output_tokens
     snapshot = state.limiter.acquire(
         now=state.clock.now(), model=model.id, org_id=key.org_id, checks=checks, tokens=estimated
     )
     call.headers.update(snapshot.headers())
-    max_cost = cost_of(model, prompt_tokens, max_output_tokens).total_pico
+    max_cost = _cost_of(model, prompt_tokens, max_output_tokens).total_pico
     reservation = state.billing.reserve(key, max_cost)
     return Admission(model, prompt_tokens, estimated, checks, reservation)
 
@@ -47,13 +58,27 @@ def bill(call: Call, admission: Admission, *, output_tokens: int, endpoint: str)
     """Settle the real cost, and give the rate-limit window the real token count."""
     assert call.key is not None
     state = call.state
-    cost = cost_of(admission.model, admission.prompt_tokens, output_tokens)
+    cost = _cost_of(admission.model, admission.prompt_tokens, output_tokens)
     state.limiter.settle(
         now=state.clock.now(), model=admission.model.id, checks=admission.checks,
         estimated=admission.estimated_tokens, actual=admission.prompt_tokens + output_tokens,
     )
     state.billing.settle(admission.reservation, key=call.key, request_id=call.request_id,
                          endpoint=endpoint, cost=cost)
+    return cost
+
+
+async def bill_async(call: Call, admission: Admission, *, output_tokens: int, endpoint: str) -> Cost:
+    """`bill`, with the usage row group-committed with concurrent calls (durable when this returns)."""
+    assert call.key is not None
+    state = call.state
+    cost = _cost_of(admission.model, admission.prompt_tokens, output_tokens)
+    state.limiter.settle(
+        now=state.clock.now(), model=admission.model.id, checks=admission.checks,
+        estimated=admission.estimated_tokens, actual=admission.prompt_tokens + output_tokens,
+    )
+    await state.billing.settle_async(admission.reservation, key=call.key, request_id=call.request_id,
+                                     endpoint=endpoint, cost=cost)
     return cost
 
 
