@@ -9,6 +9,7 @@ and never see the learner's real `.env`, sandbox or progress.
 from __future__ import annotations
 
 import contextlib
+import os
 import tempfile
 from pathlib import Path
 
@@ -18,13 +19,23 @@ from keylab.testing import course_environment, isolate_environ
 
 ROOT = Path(__file__).resolve().parent
 _STACK = contextlib.ExitStack()
+_ENVIRON: dict[str, str] = {}  # the environment notebook kernels must start with
 
 
 def pytest_configure(config: pytest.Config) -> None:
     if getattr(config.option, "nbval", False) or getattr(config.option, "nbval_lax", False):
         _STACK.enter_context(course_environment())
+        _ENVIRON.update(os.environ)
     else:
         isolate_environ(Path(_STACK.enter_context(tempfile.TemporaryDirectory(prefix="keylab-test-home-"))))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Each notebook's kernel starts from the session's clean environment, whatever ran before it."""
+    if item.path.suffix == ".ipynb" and _ENVIRON:
+        os.environ.clear()
+        os.environ.update(_ENVIRON)
 
 
 def pytest_collectstart(collector: pytest.Collector) -> None:

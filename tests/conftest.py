@@ -16,12 +16,21 @@ from keylab.sandbox.client import ControlClient
 
 
 @pytest.fixture(autouse=True)
-def clean_environ(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
-    """No test sees a learner's OPENAI_* settings, `.env` or sandbox."""
+def clean_environ(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """No test sees a learner's OPENAI_* settings, `.env` or sandbox, and no test leaks its own.
+
+    The whole environment is restored afterwards, because code under test (load_env) writes to
+    os.environ directly, and notebook kernels started later in the session inherit it.
+    """
+    saved = dict(os.environ)
     for name in list(os.environ):
-        if name.startswith("OPENAI_") or (name.startswith("KEYLAB_") and name != "KEYLAB_HOME"):
-            monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("KEYLAB_HOME", str(tmp_path_factory.mktemp("keylab-home")))
+        if name.startswith(("OPENAI_", "KEYLAB_")):
+            del os.environ[name]
+    os.environ["KEYLAB_HOME"] = str(tmp_path_factory.mktemp("keylab-home"))
+    forget_session_state()
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
     forget_session_state()
 
 
