@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ import openai
 import pytest
 
 from conftest import make_client
+from keylab.pricing import from_pico
 from keylab.sandbox import SandboxServer, serve_in_background
 from keylab.sandbox.client import ControlClient
 
@@ -389,6 +391,22 @@ def test_auto_recharge_tops_up_the_balance(member: Visitor, site: SandboxServer)
     assert "Auto-recharge" in billing and re.search(r'class="value balance">\$10\.00<', billing)
     bad = member.post("/billing/auto-recharge", {"enabled": "on", "threshold": "8", "target": "10"})
     assert bad.status_code == 400 and "at least $5.00 above" in bad.text
+
+
+def test_auto_recharge_works_after_a_restart_without_the_dashboard(tmp_path: Path) -> None:
+    """Auto-recharge is the platform's job, not the dashboard's: it must run after a restart even
+    if nobody has opened a dashboard page since."""
+    with serve_in_background(tmp_path) as first:
+        member = Visitor(first)
+        member.finish()
+        member.buy(amount="5", auto=True)
+        _, key = member.create_key()
+    with serve_in_background(tmp_path) as second:
+        make_client(second, key).chat.completions.create(**CHAT)  # the balance drops under $5
+        org_id = second.app.state.sandbox.store.query_one("SELECT org_id FROM api_keys WHERE kind = 'project'"
+                                                          " AND name != 'Admin key'")[0]
+        balance = from_pico(second.app.state.sandbox.billing.balance_pico(org_id))
+    assert Decimal("9.99") < balance <= Decimal("10.00")  # topped back up to the $10 target (in whole cents)
 
 
 # -- limits ------------------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from keylab.sandbox.billing import Billing, Settled
 from keylab.sandbox.clock import Clock
+from keylab.sandbox.dashboard import payments
 from keylab.sandbox.platform import alerts
 from keylab.sandbox.ratelimit import DEFAULT_RPM, DEFAULT_TPM, Limits, RateLimiter
 from keylab.sandbox.store import Store
@@ -50,22 +51,19 @@ class Faults:
             self.items.clear()
 
 
-def _when_alerts_exist(store: Store, listener: Callable[[Settled], None]) -> Callable[[Settled], None]:
-    """The spend-alert listener, skipped for calls whose organization and project have no alert
-    (nearly all of them): whether they have one is cached until the configuration changes."""
+def _only_when(store: Store, what: str, sql: str, listener: Callable[[Settled], None]) -> Callable[[Settled], None]:
+    """A billing listener that runs only for calls whose organization or project has `what` set up
+    (`sql` finds it from :org and :project). Nearly no call has, so the answer is cached until the
+    configuration changes (see Store.cache)."""
 
     def on_settled(settled: Settled) -> None:
         cache = store.cache(external=False)
-        key = ("has_alerts", settled.org_id, settled.project_id)
-        has = cache.get(key)
-        if has is None:
-            has = store.query_one(
-                "SELECT 1 FROM spend_alerts WHERE (scope = 'organization' AND scope_id = ?)"
-                " OR (scope = 'project' AND scope_id = ?) LIMIT 1",
-                (settled.org_id, settled.project_id),
-            ) is not None
-            cache[key] = has
-        if has:
+        key = (what, settled.org_id, settled.project_id)
+        found = cache.get(key)
+        if found is None:
+            found = store.query_one(sql, {"org": settled.org_id, "project": settled.project_id}) is not None
+            cache[key] = found
+        if found:
             listener(settled)
 
     return on_settled
@@ -76,7 +74,16 @@ class SandboxState:
         self.store = Store(data_dir)
         self.clock = Clock(self.store)
         self.billing = Billing(self.store, self.clock)
-        self.billing.listeners.append(_when_alerts_exist(self.store, alerts.listener(self.store, self.clock)))
+        self.billing.listeners += [
+            _only_when(self.store, "spend alerts",
+                       "SELECT 1 FROM spend_alerts WHERE (scope = 'organization' AND scope_id = :org)"
+                       " OR (scope = 'project' AND scope_id = :project) LIMIT 1",
+                       alerts.listener(self.store, self.clock)),
+            _only_when(self.store, "auto-recharge",
+                       "SELECT 1 FROM billing_settings WHERE org_id = :org AND auto_recharge = 1"
+                       " AND card_last4 IS NOT NULL",
+                       payments.recharge_listener(self.store, self.clock)),
+        ]
         self.limiter = RateLimiter()
         self.faults = Faults()
 

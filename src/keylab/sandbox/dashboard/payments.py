@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
-import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal, InvalidOperation
 from typing import Any
@@ -21,6 +21,7 @@ from typing import Any
 from keylab.platform_facts import AUTO_RECHARGE_DEFAULT_ON, MIN_CREDIT_PURCHASE_USD
 from keylab.pricing import format_usd, from_pico
 from keylab.sandbox.accounts import grant_credit
+from keylab.sandbox.billing import Settled
 from keylab.sandbox.clock import Clock
 from keylab.sandbox.store import Store
 
@@ -187,23 +188,16 @@ def maybe_auto_recharge(store: Store, clock: Clock, org_id: str) -> Decimal | No
     return amount
 
 
-_install_lock = threading.Lock()
+def recharge_listener(store: Store, clock: Clock) -> Callable[[Settled], None]:
+    """The `Billing` listener that recharges a balance that ran low (installed by SandboxState)."""
 
-
-def install_auto_recharge(state: Any) -> None:
-    """Listen to billed calls of this sandbox (once) and recharge when a balance runs low."""
-    with _install_lock:
-        if getattr(state, "_keylab_auto_recharge", False):
-            return
-        state._keylab_auto_recharge = True
-
-    def listener(event: Any) -> None:
+    def listener(event: Settled) -> None:
         try:
-            maybe_auto_recharge(state.store, state.clock, event.org_id)
+            maybe_auto_recharge(store, clock, event.org_id)
         except Exception:  # a recharge must never turn a billed, answered call into an error
             log.exception("auto-recharge failed for %s", event.org_id)
 
-    state.billing.listeners.append(listener)
+    return listener
 
 
 def payments(store: Store, org_id: str, limit: int = 20) -> list[dict[str, Any]]:

@@ -218,7 +218,6 @@ def page(handler: Callable[[Ctx], Awaitable[Response]], *, access: str = "accoun
 
     async def route(request: Request) -> Response:
         state: SandboxState = request.app.state.sandbox
-        payments.install_auto_recharge(state)
         session = sessions.load(state.store, state.clock, request.cookies.get(sessions.COOKIE_NAME))
         ctx = Ctx(request, state, session or sessions.start(state.store, state.clock), new_session=session is None)
         try:
