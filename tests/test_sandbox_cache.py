@@ -7,7 +7,6 @@ process) and in-process, and expect the very next request to see the change.
 
 from __future__ import annotations
 
-import contextlib
 import json
 from collections.abc import Iterator
 from decimal import Decimal
@@ -29,15 +28,6 @@ def sandbox(tmp_path) -> Iterator[SandboxServer]:
         yield server
 
 
-@contextlib.contextmanager
-def other_connection(sandbox: SandboxServer) -> Iterator[Store]:
-    store = Store(sandbox.data_dir)
-    try:
-        yield store
-    finally:
-        store.close()
-
-
 def account(sandbox: SandboxServer, credits_usd: str = "5") -> dict:
     response = httpx.post(sandbox.url + "/sandbox/accounts", json={"credits_usd": credits_usd},
                           headers={"Authorization": f"Bearer {sandbox.operator_token}"})
@@ -52,7 +42,7 @@ def chat(sandbox: SandboxServer, key: str) -> httpx.Response:
 def test_revocation_by_another_connection_applies_at_once(sandbox: SandboxServer) -> None:
     acct = account(sandbox)
     assert chat(sandbox, acct["api_key"]).status_code == 200
-    with other_connection(sandbox) as store, store.transaction() as db:
+    with Store(sandbox.data_dir) as store, store.transaction() as db:
         db.execute("UPDATE api_keys SET revoked_at = 1 WHERE id = ?", (acct["api_key_id"],))
     answer = chat(sandbox, acct["api_key"])
     assert answer.status_code == 401
@@ -71,7 +61,7 @@ def test_a_key_created_elsewhere_works_at_once_after_a_miss(sandbox: SandboxServ
     acct = account(sandbox)
     unknown = "sk-proj-" + "x" * 40
     assert chat(sandbox, unknown).status_code == 401  # a cached miss
-    with other_connection(sandbox) as store, store.transaction() as db:
+    with Store(sandbox.data_dir) as store, store.transaction() as db:
         db.execute("UPDATE api_keys SET hash = ? WHERE id = ?", (store.hash_key(unknown), acct["api_key_id"]))
     assert chat(sandbox, unknown).status_code == 200
 
@@ -79,7 +69,7 @@ def test_a_key_created_elsewhere_works_at_once_after_a_miss(sandbox: SandboxServ
 def test_project_rate_limit_set_elsewhere_applies_at_once(sandbox: SandboxServer) -> None:
     acct = account(sandbox)
     assert chat(sandbox, acct["api_key"]).headers["x-ratelimit-limit-requests"] == "500"
-    with other_connection(sandbox) as store, store.transaction() as db:
+    with Store(sandbox.data_dir) as store, store.transaction() as db:
         db.execute("INSERT INTO project_rate_limits (project_id, model, max_requests_per_1_minute,"
                    " max_tokens_per_1_minute) VALUES (?, ?, 7, 70000)", (acct["project_id"], BODY["model"]))
     assert chat(sandbox, acct["api_key"]).headers["x-ratelimit-limit-requests"] == "7"
@@ -88,7 +78,7 @@ def test_project_rate_limit_set_elsewhere_applies_at_once(sandbox: SandboxServer
 def test_cached_balance_follows_debits_and_outside_credit(sandbox: SandboxServer) -> None:
     acct = account(sandbox, credits_usd="0")
     assert chat(sandbox, acct["api_key"]).status_code == 429  # no credit (and now cached)
-    with other_connection(sandbox) as store:
+    with Store(sandbox.data_dir) as store:
         grant_credit(store, Clock(store), acct["organization_id"], Decimal("0.00002"), "test")
     assert chat(sandbox, acct["api_key"]).status_code == 200  # credit from elsewhere seen at once
     # Calls go on until the debits exhaust the balance, exactly as the database counts them.
@@ -106,7 +96,7 @@ def test_cached_balance_follows_debits_and_outside_credit(sandbox: SandboxServer
 def test_spend_limit_set_elsewhere_applies_at_once(sandbox: SandboxServer) -> None:
     acct = account(sandbox)
     assert chat(sandbox, acct["api_key"]).status_code == 200
-    with other_connection(sandbox) as store, store.transaction() as db:
+    with Store(sandbox.data_dir) as store, store.transaction() as db:
         db.execute("INSERT INTO spend_limits (scope, scope_id, threshold_cents, created_at)"
                    " VALUES ('organization', ?, 0, 0)", (acct["organization_id"],))
     answer = chat(sandbox, acct["api_key"])

@@ -9,7 +9,6 @@ without a test fails the suite.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import re
 import secrets
@@ -72,16 +71,6 @@ def raises(call: Callable[[], Any]) -> openai.APIStatusError:
     with pytest.raises(openai.APIStatusError) as info:
         call()
     return info.value
-
-
-@contextlib.contextmanager
-def store_of(sandbox: SandboxServer) -> Iterator[Store]:
-    """A second handle on the sandbox's database, as `keylab sandbox account …` would open it."""
-    store = Store(sandbox.data_dir)
-    try:
-        yield store
-    finally:
-        store.close()
 
 
 def masked(key: str) -> str:
@@ -196,7 +185,7 @@ def test_revoked_key(sandbox: SandboxServer, account: dict[str, Any]) -> None:
     """A key revoked in the database stops working at the next request (no key caching)."""
     client = sdk(sandbox, account["api_key"])
     client.models.list()
-    with store_of(sandbox) as store, store.transaction() as db:
+    with Store(sandbox.data_dir) as store, store.transaction() as db:
         db.execute("UPDATE api_keys SET revoked_at = 1 WHERE id = ?", (account["api_key_id"],))
     expect(raises(client.models.list), "invalid_api_key", masked=masked(account["api_key"]))
 
@@ -224,7 +213,7 @@ def test_real_key_is_refused_and_never_kept(sandbox: SandboxServer, caplog: pyte
 
 def test_read_only_key_lacks_model_request_scope(sandbox: SandboxServer, account: dict[str, Any]) -> None:
     """A Read Only key may list models but not call one: 401 'Missing scopes: model.request'."""
-    with store_of(sandbox) as store:
+    with Store(sandbox.data_dir) as store:
         _, key = create_key(store, Clock(store), org_id=account["organization_id"],
                             project_id=account["project_id"], name="read only", permission="read_only")
     client = sdk(sandbox, key)
@@ -343,7 +332,7 @@ def test_credit_balance_exhausted_variant(sandbox: SandboxServer, control: Contr
 def test_spend_limit_reached(sandbox: SandboxServer, account: dict[str, Any], scope: str) -> None:
     """A monthly hard limit already reached: 429 {scope}_spend_limit_exceeded (type insufficient_quota)."""
     scope_id = account["organization_id"] if scope == "organization" else account["project_id"]
-    with store_of(sandbox) as store, store.transaction() as db:
+    with Store(sandbox.data_dir) as store, store.transaction() as db:
         db.execute("INSERT INTO spend_limits (scope, scope_id, threshold_cents, created_at) VALUES (?, ?, 0, 0)",
                    (scope, scope_id))
     exc = raises(lambda: sdk(sandbox, account["api_key"]).chat.completions.create(model=MODEL, messages=HELLO))
@@ -385,7 +374,7 @@ def test_key_requests_per_minute(sandbox: SandboxServer, control: ControlClient,
 
 def test_project_requests_per_minute(sandbox: SandboxServer, account: dict[str, Any], frozen_clock: None) -> None:
     """A project's per-model RPM (set as the admin API would, in project_rate_limits) applies to every key."""
-    with store_of(sandbox) as store, store.transaction() as db:
+    with Store(sandbox.data_dir) as store, store.transaction() as db:
         db.execute("INSERT INTO project_rate_limits (project_id, model, max_requests_per_1_minute,"
                    " max_tokens_per_1_minute) VALUES (?, ?, 2, 100000)", (account["project_id"], MODEL))
     client = sdk(sandbox, account["api_key"])

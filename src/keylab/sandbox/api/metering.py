@@ -54,31 +54,30 @@ def admit(call: Call, model: ModelPrice, prompt_tokens: int, max_output_tokens: 
     return Admission(model, prompt_tokens, estimated, checks, reservation)
 
 
-def bill(call: Call, admission: Admission, *, output_tokens: int, endpoint: str) -> Cost:
-    """Settle the real cost, and give the rate-limit window the real token count."""
+def _real_cost(call: Call, admission: Admission, output_tokens: int) -> Cost:
+    """The call's real cost; the rate-limit window gets its real token count."""
     assert call.key is not None
     state = call.state
-    cost = _cost_of(admission.model, admission.prompt_tokens, output_tokens)
     state.limiter.settle(
         now=state.clock.now(), model=admission.model.id, checks=admission.checks,
         estimated=admission.estimated_tokens, actual=admission.prompt_tokens + output_tokens,
     )
-    state.billing.settle(admission.reservation, key=call.key, request_id=call.request_id,
-                         endpoint=endpoint, cost=cost)
+    return _cost_of(admission.model, admission.prompt_tokens, output_tokens)
+
+
+def bill(call: Call, admission: Admission, *, output_tokens: int, endpoint: str) -> Cost:
+    """Settle the real cost: one usage row and the debit, committed before this returns."""
+    cost = _real_cost(call, admission, output_tokens)
+    call.state.billing.settle(admission.reservation, key=call.key, request_id=call.request_id,
+                              endpoint=endpoint, cost=cost)
     return cost
 
 
 async def bill_async(call: Call, admission: Admission, *, output_tokens: int, endpoint: str) -> Cost:
     """`bill`, with the usage row group-committed with concurrent calls (durable when this returns)."""
-    assert call.key is not None
-    state = call.state
-    cost = _cost_of(admission.model, admission.prompt_tokens, output_tokens)
-    state.limiter.settle(
-        now=state.clock.now(), model=admission.model.id, checks=admission.checks,
-        estimated=admission.estimated_tokens, actual=admission.prompt_tokens + output_tokens,
-    )
-    await state.billing.settle_async(admission.reservation, key=call.key, request_id=call.request_id,
-                                     endpoint=endpoint, cost=cost)
+    cost = _real_cost(call, admission, output_tokens)
+    await call.state.billing.settle_async(admission.reservation, key=call.key, request_id=call.request_id,
+                                          endpoint=endpoint, cost=cost)
     return cost
 
 
