@@ -98,13 +98,7 @@ def test_busy_port_gets_a_clear_message(running_sandbox: tuple[str, Path], tmp_p
     assert "could not listen" in out and "--port" in out
 
 
-def test_start_writes_a_working_env_and_stops_its_sandbox(tmp_path: Path) -> None:
-    """`keylab start` on a fresh course: a private .env with a funded sandbox key, nothing left running."""
-    course = tmp_path / "course"
-    (course / "notebooks").mkdir(parents=True)
-    (course / "pyproject.toml").write_text("")
-    (course / ".env.example").write_text("# example\nOPENAI_API_KEY=sk-your-key-here\nOPENAI_BASE_URL=x\n")
-    env = {"KEYLAB_COURSE_ROOT": str(course), "KEYLAB_HOME": str(tmp_path / "home")}
+def _start_until_running(env: dict[str, str]) -> tuple[subprocess.Popen[str], str]:
     process = _keylab("start", "--no-lab", "--port", "0", env=env)
     assert process.stdout is not None
     lines = []
@@ -112,8 +106,35 @@ def test_start_writes_a_working_env_and_stops_its_sandbox(tmp_path: Path) -> Non
         lines.append(line)
         if "Sandbox running" in line:
             break
+    return process, "".join(lines)
+
+
+def test_start_again_after_deleting_env_and_with_a_stale_port(tmp_path: Path) -> None:
+    """A learner deletes .env, or runs on another port: start keeps working and says what to fix."""
+    course = tmp_path / "course"
+    (course / "notebooks").mkdir(parents=True)
+    (course / "pyproject.toml").write_text("")
+    env = {"KEYLAB_COURSE_ROOT": str(course), "KEYLAB_HOME": str(tmp_path / "home")}
+    process, _ = _start_until_running(env)
+    _stop(process)
+    (course / ".env").unlink()
+    process, text = _start_until_running(env)  # a second account in the same sandbox data
+    _stop(process)
+    assert "Wrote" in text and (course / ".env").exists()
+    process, text = _start_until_running(env)  # --port 0: a new port, .env names the old one
+    _stop(process)
+    assert "but the sandbox now runs at" in text and "OPENAI_BASE_URL=" in text
+
+
+def test_start_writes_a_working_env_and_stops_its_sandbox(tmp_path: Path) -> None:
+    """`keylab start` on a fresh course: a private .env with a funded sandbox key, nothing left running."""
+    course = tmp_path / "course"
+    (course / "notebooks").mkdir(parents=True)
+    (course / "pyproject.toml").write_text("")
+    (course / ".env.example").write_text("# example\nOPENAI_API_KEY=sk-your-key-here\nOPENAI_BASE_URL=x\n")
+    env = {"KEYLAB_COURSE_ROOT": str(course), "KEYLAB_HOME": str(tmp_path / "home")}
+    process, text = _start_until_running(env)
     try:
-        text = "".join(lines)
         env_file = course / ".env"
         assert env_file.exists(), text
         assert env_file.stat().st_mode & 0o077 == 0, ".env must be readable by its owner only"

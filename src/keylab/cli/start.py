@@ -79,15 +79,14 @@ def _write_env(root: Path, base_url: str, data_dir: Path) -> None:
 
     env_file = root / ".env"
     if env_file.exists():
-        _warn_if_unknown_sandbox_key(env_file, data_dir)
+        _check_existing_env(env_file, base_url, data_dir)
         return
-    store = Store(data_dir)
-    try:
-        account = create_account(store, Clock(store), email="you@example.com", credits_usd=STARTER_CREDIT)
-    finally:
-        store.close()
+    with Store(data_dir) as store:
+        account = create_account(store, Clock(store), credits_usd=STARTER_CREDIT)
     example = root / ".env.example"
     lines = example.read_text().splitlines() if example.exists() else ["OPENAI_API_KEY=", "OPENAI_BASE_URL="]
+    lines = [line for line in lines if not line.startswith("# Copy this file")]
+    lines.insert(0, "# Written by `keylab start` for the sandbox. Never commit this file (it is in .gitignore).")
     values = {"OPENAI_API_KEY": account.api_key, "OPENAI_BASE_URL": base_url}
     out = []
     for line in lines:
@@ -100,23 +99,30 @@ def _write_env(root: Path, base_url: str, data_dir: Path) -> None:
     print(f"Wrote {env_file} with a new sandbox key ({mask(account.api_key)}) and ${STARTER_CREDIT} of sandbox credit.")
 
 
-def _warn_if_unknown_sandbox_key(env_file: Path, data_dir: Path) -> None:
-    """A sandbox key in `.env` that this sandbox never issued (its data was reset): say what to do."""
+def _check_existing_env(env_file: Path, base_url: str, data_dir: Path) -> None:
+    """An existing `.env` that points at another sandbox address, or holds a sandbox key this
+    sandbox never issued (its data was reset): say what to do, and change nothing."""
     from dotenv import dotenv_values
 
+    from keylab.environment import is_loopback_url
     from keylab.keys import KeyKind, classify
     from keylab.sandbox.accounts import find_key
     from keylab.sandbox.clock import Clock
     from keylab.sandbox.store import Store
 
-    key = dotenv_values(env_file).get("OPENAI_API_KEY") or ""
+    values = dotenv_values(env_file)
+    key = values.get("OPENAI_API_KEY") or ""
+    url = (values.get("OPENAI_BASE_URL") or "").rstrip("/")
+    if url and is_loopback_url(url) and url != base_url:
+        print(
+            f"Note: {env_file} sends requests to {url}, but the sandbox now runs at {base_url}. "
+            f"Put OPENAI_BASE_URL={base_url} in .env, or start with the port .env names "
+            "(`keylab start --port PORT`)."
+        )
     if classify(key).kind is not KeyKind.SANDBOX:
         return
-    store = Store(data_dir)
-    try:
+    with Store(data_dir) as store:
         known = find_key(store, Clock(store), key) is not None
-    finally:
-        store.close()
     if not known:
         print(
             f"Note: the sandbox key in {env_file} ({mask(key)}) is not known to this sandbox (its data in "
@@ -144,6 +150,8 @@ def _start(args: argparse.Namespace) -> int:
         lab = [sys.executable, "-m", "jupyterlab", str(root / FIRST_NOTEBOOK), f"--ServerApp.root_dir={root}"]
         if args.no_browser:
             lab.append("--no-browser")
+        if hasattr(os, "geteuid") and os.geteuid() == 0:  # a container or a classroom VM
+            lab.append("--allow-root")
         return subprocess.call(lab, cwd=root)
     except KeyboardInterrupt:
         return 0
