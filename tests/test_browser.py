@@ -33,7 +33,7 @@ EMAIL = "ada@example.com"
 PASSWORD = "correct horse battery staple"
 PHONE = "+1 555 010 0199"
 KEY_RE = re.compile(r"sk-proj-[A-Za-z0-9_-]{100,}")
-SMALL = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Say hello"}]}
+SMALL = {"model": "gpt-6-luna", "messages": [{"role": "user", "content": "Say hello"}]}
 BIG = {"model": "gpt-6-astra", "messages": [{"role": "user", "content": "word " * 3000}]}  # about $0.03
 
 
@@ -75,6 +75,14 @@ def pytest_runtest_makereport(item: pytest.Item) -> Iterator[None]:
     report = outcome.get_result()
     if report.when == "call":
         item.rep_call = report  # type: ignore[attr-defined]
+
+
+def nav(page: object, label: str) -> None:
+    """Follow a sidebar link and wait until the new page has loaded (a click alone returns as soon as
+    the navigation starts, and reading the page then can still see the old one)."""
+    with page.expect_navigation():  # type: ignore[attr-defined]
+        page.click(f"nav a:has-text('{label}')")  # type: ignore[attr-defined]
+    page.wait_for_load_state()  # type: ignore[attr-defined]
 
 
 def shot(page: object, name: str) -> None:
@@ -120,7 +128,7 @@ def test_the_seed_walkthrough(page: object, site: SandboxServer) -> None:  # noq
     shot(p, "04-dashboard")
 
     # 5. API keys: empty, then the Create new secret key form.
-    p.click("nav a:has-text('API keys')")
+    nav(p, "API keys")
     assert p.get_by_text("You have no API keys yet.").is_visible()
     shot(p, "05-api-keys-empty")
     p.click("a:has-text('Create new secret key') >> nth=0")
@@ -150,7 +158,7 @@ def test_the_seed_walkthrough(page: object, site: SandboxServer) -> None:  # noq
     with pytest.raises(openai.RateLimitError) as error:
         client.chat.completions.create(**SMALL)
     assert error.value.code == "insufficient_quota"
-    p.click("nav a:has-text('Billing')")
+    nav(p, "Billing")
     assert p.get_by_text("Your API keys are inactive until you add credit.").is_visible()
     shot(p, "09-billing-unfunded")
     p.fill("input[name=amount]", "10")
@@ -164,7 +172,7 @@ def test_the_seed_walkthrough(page: object, site: SandboxServer) -> None:  # noq
     shot(p, "10-billing-funded")
 
     # 8. Limits: a monthly budget (hard limit) and a notification threshold (alert).
-    p.click("nav a:has-text('Limits')")
+    nav(p, "Limits")
     p.fill("input[name=budget_amount]", "0.02")
     p.click("button:has-text('Save budget')")
     p.wait_for_url("**/limits?notice=budget_saved")
@@ -177,8 +185,8 @@ def test_the_seed_walkthrough(page: object, site: SandboxServer) -> None:  # noq
     # 9. Call the API with the key; the call shows up in Usage.
     answer = client.chat.completions.create(**SMALL)
     assert answer.choices[0].message.content.startswith("[sandbox]")
-    p.click("nav a:has-text('Usage')")
-    assert "gpt-4o-mini" in p.content() and masked in p.content()
+    nav(p, "Usage")
+    assert "gpt-6-luna" in p.content() and masked in p.content()
 
     # 10. Spend past the budget: the next call fails with 429, and the alert email is in the Outbox.
     client.chat.completions.create(**BIG)
@@ -189,7 +197,7 @@ def test_the_seed_walkthrough(page: object, site: SandboxServer) -> None:  # noq
     p.reload()
     assert "gpt-6-astra" in p.content()
     shot(p, "12-usage")
-    p.click("nav a:has-text('Outbox')")
+    nav(p, "Outbox")
     assert p.get_by_text("Your organization spend has reached $0.01 this month").is_visible()
     assert p.get_by_text("Your organization reached its monthly budget of $0.02.").is_visible()
     shot(p, "13-budget-exceeded-outbox")

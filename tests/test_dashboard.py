@@ -25,7 +25,7 @@ from keylab.sandbox.client import ControlClient
 PASSWORD = "correct horse battery staple"
 TEST_CARD = "4242 4242 4242 4242"
 KEY_RE = re.compile(r"sk-proj-[A-Za-z0-9_-]{100,}")
-CHAT = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Say hello"}]}
+CHAT = {"model": "gpt-6-luna", "messages": [{"role": "user", "content": "Say hello"}]}
 
 
 @pytest.fixture(scope="module")
@@ -378,7 +378,7 @@ def test_unfunded_then_funded(member: Visitor, site: SandboxServer) -> None:
     assert "inactive until you add credit" not in funded.text
     assert client.chat.completions.create(**CHAT).choices
     usage = member.get("/usage").text
-    assert "gpt-4o-mini" in usage and f"sk-proj-...{key[-4:]}" in usage and "<svg" in usage
+    assert "gpt-6-luna" in usage and f"sk-proj-...{key[-4:]}" in usage and "<svg" in usage
 
 
 def test_auto_recharge_tops_up_the_balance(member: Visitor, site: SandboxServer) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from keylab.pricing import (
+    COURSE_MODEL,
     MODELS,
     UnknownModelError,
     cost_of,
@@ -125,3 +126,9 @@ def test_counts_are_approximate_without_it(monkeypatch: pytest.MonkeyPatch, tmp_
 ])
 def test_encoding_for_model(model: str, encoding: str) -> None:
     assert encoding_name_for(model) == encoding
+
+
+def test_the_course_model_does_not_retire_soon() -> None:
+    """Lessons and tests call COURSE_MODEL through the sandbox, whose clock is real time: a course
+    model with a shutdown date would turn every lesson into a 404 on that day."""
+    assert MODELS[COURSE_MODEL].shutdown_date is None

@@ -158,9 +158,10 @@ def test_unknown_parameter_and_bad_role(client: OpenAI) -> None:
 
 
 def test_input_over_the_context_window(client: OpenAI) -> None:
-    # gpt-4o's window is 128,000 tokens; 300,000 words are over it counted exactly or roughly.
+    # gpt-5.4-mini's window is 400,000 tokens; 900,000 words are over it counted exactly or roughly.
+    # (A model with no shutdown date, so the test does not expire with the model.)
     with pytest.raises(openai.BadRequestError) as caught:
-        client.responses.create(model="gpt-4o", input="a " * 300_000)
+        client.responses.create(model="gpt-5.4-mini", input="a " * 900_000)
     assert (caught.value.code, caught.value.param) == ("context_length_exceeded", "input")
     assert caught.value.message.endswith(
         "Your input exceeds the context window of this model. Please adjust your input and try again.")

@@ -151,7 +151,7 @@ def test_same_request_same_answer(client: OpenAI) -> None:
 
 def test_snapshot_model_name(client: OpenAI) -> None:
     """A dated snapshot of a listed family is answered (and billed) as that family."""
-    completion = client.chat.completions.create(model="gpt-4o-mini-2024-07-18", messages=HELLO)
+    completion = client.chat.completions.create(model="gpt-5.4-mini-2026-03-17", messages=HELLO)
     assert completion.choices[0].message.content
 
 
