@@ -201,13 +201,9 @@ def throughput(kind: str, seconds: float, concurrency: int) -> float:
 def _lift_project_limits(data_dir: Path, project_id: str) -> None:
     from keylab.sandbox.store import Store
 
-    store = Store(data_dir)
-    try:
-        with store.transaction() as db:
-            db.execute("INSERT OR REPLACE INTO project_rate_limits (project_id, model, max_requests_per_1_minute,"
-                       " max_tokens_per_1_minute) VALUES (?, ?, ?, ?)", (project_id, BODY["model"], 10**9, 10**12))
-    finally:
-        store.close()
+    with Store(data_dir) as store, store.transaction() as db:
+        db.execute("INSERT OR REPLACE INTO project_rate_limits (project_id, model, max_requests_per_1_minute,"
+                   " max_tokens_per_1_minute) VALUES (?, ?, ?, ?)", (project_id, BODY["model"], 10**9, 10**12))
 
 
 def main() -> None:
