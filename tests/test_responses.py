@@ -259,6 +259,18 @@ def test_retrieve_delete_and_input_items(client: OpenAI, sandbox: Any, control: 
         client.responses.retrieve(unstored.id)
 
 
+def test_input_items_limit_is_checked_like_a_body_integer(client: OpenAI) -> None:
+    created = client.responses.create(model=MODEL, input="hello")
+    for limit, code, wording in ((0, "integer_below_min_value", "integer below minimum value"),
+                                 (101, "integer_above_max_value", "integer above maximum value")):
+        with pytest.raises(openai.BadRequestError) as caught:
+            client.responses.input_items.list(created.id, limit=limit)
+        assert caught.value.code == code
+        assert caught.value.param == "limit"
+        assert f"Invalid 'limit': {wording}." in str(caught.value)
+    assert len(client.responses.input_items.list(created.id, limit=100).data) == 1
+
+
 def test_previous_response_id(client: OpenAI) -> None:
     first = client.responses.create(model=MODEL, input="Tell me about tokens", instructions="Be short.")
     second = client.responses.create(model=MODEL, input="And again?", previous_response_id=first.id)

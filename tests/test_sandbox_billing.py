@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import pytest
 from openai import AsyncOpenAI, OpenAI
 
 from keylab.pricing import cost_of
 from keylab.sandbox import SandboxServer, serve_in_background
+from keylab.sandbox.accounts import create_account, find_key
+from keylab.sandbox.billing import Billing
 from keylab.sandbox.client import ControlClient
+from keylab.sandbox.clock import Clock
 from keylab.sandbox.store import Store
 
 CALLS = 100
@@ -75,3 +81,38 @@ def test_restart_keeps_keys_balances_and_usage(tmp_path: Path) -> None:
     balance, rows = _balance_and_rows(data_dir, account["organization_id"], account["api_key_id"])
     assert rows == 2 and balance == state_before[0] - cost_of(
         "gpt-6-luna", completion.usage.prompt_tokens, completion.usage.completion_tokens).total_pico
+
+
+def test_group_commit_gives_each_call_its_own_outcome(tmp_path: Path) -> None:
+    """`settle_async` commits the calls of one event-loop turn together; when one of them cannot be
+    written, the others are still billed (each exactly once) and only that one call raises."""
+    with Store(tmp_path) as store:
+        clock = Clock(store)
+        clock.freeze()  # last_used_at below is compared with the clock's second
+        billing = Billing(store, clock)
+        account = create_account(store, clock, credits_usd=Decimal("1"))
+        key = find_key(store, clock, account.api_key)
+        assert key is not None
+        before = billing.balance_pico(key.org_id)
+        cost = cost_of("gpt-6-luna", 10, 5)
+        settled = []
+        billing.listeners.append(settled.append)
+
+        async def settle_three() -> list[Any]:
+            return await asyncio.gather(*(
+                billing.settle_async(billing.reserve(key, cost.total_pico), key=key, request_id=request_id,
+                                     endpoint="/v1/chat/completions", cost=cost)
+                for request_id in ("req_a", None, "req_c")  # None: the usage row's NOT NULL refuses it
+            ), return_exceptions=True)
+
+        outcomes = asyncio.run(settle_three())
+        assert outcomes[0] is None and outcomes[2] is None
+        with pytest.raises(sqlite3.IntegrityError):
+            raise outcomes[1]
+        rows = store.query("SELECT request_id FROM usage ORDER BY request_id")
+        assert [row[0] for row in rows] == ["req_a", "req_c"]
+        assert billing.balance_pico(key.org_id) == before - 2 * cost.total_pico
+        assert len(settled) == 2
+        assert billing._reserved == {}, "every reservation is released, the failed one too"
+        last_used = store.query_one("SELECT last_used_at FROM api_keys WHERE id = ?", (key.id,))[0]
+        assert last_used == clock.now_s(), "last_used_at is written although the first attempt rolled back"

@@ -482,3 +482,14 @@ def test_every_catalogue_entry_is_triggered() -> None:
     missing = set(CATALOGUE) - covered - set(EXCLUDED)
     assert not missing, f"catalogue entries no test triggers: {sorted(missing)}"
     assert not (covered | set(EXCLUDED)) - set(CATALOGUE), "tests name entries the catalogue lacks"
+
+
+def test_lazily_loaded_pages_route_like_the_others(sandbox: SandboxServer) -> None:
+    """The dashboard's routes are imported on first use (`app._LazyRoutes`) yet match as if listed in
+    place: a known page with a method it does not take is a 405, an unknown page a 404, and a /v1
+    path no route takes still gets the API's JSON 404."""
+    assert httpx.delete(sandbox.url + "/api-keys").status_code == 405
+    assert httpx.get(sandbox.url + "/no-such-page").status_code == 404
+    missing = httpx.get(sandbox.base_url + "/no-such-endpoint")
+    assert missing.status_code == 404
+    assert missing.json()["error"]["code"] == "unknown_url"

@@ -106,7 +106,7 @@ def get_encoding(model: str) -> Any | None:
     return _load_encoding(encoding_name_for(model), key)
 
 
-def preload(models: Iterable[str] = ("gpt-6-luna",)) -> threading.Thread:
+def preload(models: Iterable[str]) -> threading.Thread:
     """Load the models' encodings in a background thread (the sandbox calls this at start-up, so
     its first request does not pay the ~1 s it takes to build an encoding)."""
     names = tuple(models)
@@ -124,13 +124,15 @@ def _approx(text: str) -> int:
     return math.ceil(len(text) / 4) if text else 0
 
 
+def _count(text: str, enc: Any | None) -> int:
+    """Tokens in `text` with an encoding from `get_encoding`, or the estimate when there is none."""
+    return _approx(text) if enc is None else len(enc.encode(text, disallowed_special=()))
+
+
 def count_text(text: str, model: str) -> TokenCount:
     """Tokens in a plain string for `model`."""
-    name = encoding_name_for(model)
     enc = get_encoding(model)
-    if enc is None:
-        return TokenCount(_approx(text), name, exact=False)
-    return TokenCount(len(enc.encode(text, disallowed_special=())), name, exact=True)
+    return TokenCount(_count(text, enc), encoding_name_for(model), exact=enc is not None)
 
 
 def split_tokens(text: str, model: str) -> list[str]:
@@ -175,12 +177,8 @@ def count_messages(messages: Iterable[Mapping[str, Any]], model: str) -> TokenCo
         for field, value in message.items():
             if field not in ("role", "content", "name"):
                 continue
-            text = _content_text(value)
-            if enc is None:
-                total += _approx(text)
-                exact = False
-            else:
-                total += len(enc.encode(text, disallowed_special=()))
+            total += _count(_content_text(value), enc)
+            exact = exact and enc is not None
             if field == "name":
                 total += TOKENS_PER_NAME
     total += REPLY_PRIMING_TOKENS

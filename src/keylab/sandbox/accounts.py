@@ -212,8 +212,3 @@ def _load_key(store: Store, digest: str) -> tuple[KeyRecord, int | None] | None:
         rpm_limit=row["rpm_limit"], tpm_limit=row["tpm_limit"],
     )
     return record, row["expires_at"]
-
-
-def touch_key(store: Store, key_id: str, now_s: int) -> None:
-    with store.transaction() as db:
-        db.execute("UPDATE api_keys SET last_used_at = ? WHERE id = ?", (now_s, key_id))

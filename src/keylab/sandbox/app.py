@@ -24,6 +24,7 @@ from starlette.routing import BaseRoute, Match, NoMatchFound
 from starlette.types import Receive, Scope, Send
 
 from keylab.pricing import COURSE_MODEL
+from keylab.pricing.tokens import preload
 from keylab.sandbox.api.common import OPENAI_VERSION, new_request_id
 from keylab.sandbox.errors import ApiError
 from keylab.sandbox.state import SandboxState
@@ -148,8 +149,6 @@ def create_app(data_dir: str | Path, *, on_startup: Callable[[], None] | None = 
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        from keylab.pricing.tokens import preload
-
         preload((COURSE_MODEL,))
         if on_startup is not None:
             on_startup()

@@ -140,15 +140,22 @@ class Billing:
         with self._lock:
             self._reserved.pop(reservation.id, None)
 
-    def _write(self, db: sqlite3.Connection, reservation: Reservation, key: KeyRecord, request_id: str,
-               endpoint: str, cost: Cost, now: int) -> None:
-        """The usage row and the debit of one call (inside the caller's transaction)."""
-        self._write_many(db, [(reservation, key, request_id, endpoint, cost, now)])
+    def _commit(self, calls: list[tuple[Reservation, KeyRecord, str, str, Cost, int]]) -> None:
+        """Usage rows and debits of calls in one transaction, then the cached balances (under the
+        same store.lock hold as the COMMIT, see `_account`). Raises, with nothing written, if any fails."""
+        with self.store.lock:
+            # config=False: a usage row and a balance change leave cached configuration valid.
+            with self.store.transaction(config=False) as db:
+                last_used = self._write_many(db, calls)
+            self._last_used.update(last_used)  # only once committed: a rollback leaves it to rewrite
+            for _, key, _, _, cost, _ in calls:
+                self._debited(key.org_id, _picos(cost)[3])
 
     def _write_many(self, db: sqlite3.Connection,
-                    calls: list[tuple[Reservation, KeyRecord, str, str, Cost, int]]) -> None:
+                    calls: list[tuple[Reservation, KeyRecord, str, str, Cost, int]]) -> dict[str, int]:
         """Usage rows and debits of calls, inside the caller's transaction: one row per call, one
-        debit per organization (the sum of its calls' costs: integers, so exactly the same)."""
+        debit per organization (the sum of its calls' costs: integers, so exactly the same).
+        Returns the last_used_at values written, by key id."""
         rows = []
         debits: dict[str, int] = {}
         last_used: dict[str, int] = {}
@@ -169,10 +176,11 @@ class Billing:
         )
         for org_id, pico in debits.items():
             db.execute("UPDATE organizations SET balance_pico = balance_pico - ? WHERE id = ?", (pico, org_id))
-        for key_id, now in last_used.items():
-            if self._last_used.get(key_id) != now:  # "last used" has one-second resolution
-                db.execute("UPDATE api_keys SET last_used_at = ? WHERE id = ?", (now, key_id))
-                self._last_used[key_id] = now
+        written = {key_id: now for key_id, now in last_used.items()
+                   if self._last_used.get(key_id) != now}  # "last used" has one-second resolution
+        db.executemany("UPDATE api_keys SET last_used_at = ? WHERE id = ?",
+                       [(now, key_id) for key_id, now in written.items()])
+        return written
 
     def _notify(self, reservation: Reservation, key: KeyRecord, cost: Cost) -> None:
         event = Settled(key.org_id, reservation.project_id, key.id, _picos(cost)[3])
@@ -184,11 +192,7 @@ class Billing:
         """Write the usage row and debit the balance in one transaction, then free the reservation."""
         now = self.clock.now_s()
         try:
-            # config=False: a usage row and a balance change leave cached configuration valid.
-            with self.store.lock:
-                with self.store.transaction(config=False) as db:
-                    self._write(db, reservation, key, request_id, endpoint, cost, now)
-                self._debited(key.org_id, _picos(cost)[3])
+            self._commit([(reservation, key, request_id, endpoint, cost, now)])
         finally:
             self.release(reservation)
         self._notify(reservation, key, cost)
@@ -215,23 +219,17 @@ class Billing:
                 self._batch = None
         items = batch[1]
         errors: dict[int, BaseException] = {}
-        with self.store.lock:
-            try:
-                with self.store.transaction(config=False) as db:
-                    self._write_many(db, [item[:6] for item in items])
-            except Exception:
-                # Something in the batch failed and the whole batch rolled back: settle one by one,
-                # so each call gets its own outcome (and rewrite last_used_at, rolled back too).
-                self._last_used.clear()
-                for index, (reservation, key, request_id, endpoint, cost, now, _) in enumerate(items):
-                    try:
-                        with self.store.transaction(config=False) as db:
-                            self._write(db, reservation, key, request_id, endpoint, cost, now)
-                    except Exception as error:
-                        errors[index] = error
-            for index, (_, key, _, _, cost, _, _) in enumerate(items):
-                if index not in errors:
-                    self._debited(key.org_id, _picos(cost)[3])
+        calls = [item[:6] for item in items]
+        try:
+            self._commit(calls)
+        except Exception:
+            # Something in the batch failed and the whole batch rolled back: settle one by one,
+            # so each call gets its own outcome.
+            for index, call in enumerate(calls):
+                try:
+                    self._commit([call])
+                except Exception as error:
+                    errors[index] = error
         for index, (reservation, key, _, _, cost, _, future) in enumerate(items):
             self.release(reservation)
             if index in errors:

@@ -9,6 +9,7 @@ Sources refer to ../shared/facts.md ("B2" = section B2) and the threads cited th
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,9 +53,17 @@ _SCOPE_HINT = (
     "(Member, Owner), and if you're using a restricted API key, that it has the necessary scopes."
 )
 
-CATALOGUE: dict[str, ErrorSpec] = {
-    spec.name: spec
-    for spec in (
+
+def _catalogue(specs: tuple[ErrorSpec, ...]) -> dict[str, ErrorSpec]:
+    """The entries by name; a name entered twice is a mistake (the later would silently win)."""
+    twice = [name for name, count in Counter(spec.name for spec in specs).items() if count > 1]
+    if twice:
+        raise ValueError(f"error catalogue: {twice} entered twice")
+    return {spec.name: spec for spec in specs}
+
+
+CATALOGUE: dict[str, ErrorSpec] = _catalogue(
+    (
         ErrorSpec(
             "missing_api_key", 401, "invalid_request_error", None,
             "You didn't provide an API key. You need to provide your API key in an Authorization header "
@@ -209,12 +218,6 @@ CATALOGUE: dict[str, ErrorSpec] = {
             source="keylab wording after the real 'Response with id ... not found.'; unverified for admin objects",
         ),
         ErrorSpec(
-            "integer_above_maximum", 400, "invalid_request_error", "integer_above_max_value",
-            "Invalid '{param}': integer above maximum value. Expected a value <= {maximum}, but got {got} "
-            "instead.",
-            source="real API wording pattern of integer_below_min_value (widely reported); unverified here",
-        ),
-        ErrorSpec(
             "admin_invalid_request", 400, "invalid_request_error", None,
             "{message}",
             source="keylab wording for admin requests the platform refuses (unverified)",
@@ -274,7 +277,7 @@ CATALOGUE: dict[str, ErrorSpec] = {
             source="real API wording for a 503 (widely reported)",
         ),
     )
-}
+)
 
 
 class ApiError(Exception):

@@ -77,12 +77,8 @@ def _answers(body: dict[str, Any], model: str, limit: int | None) -> list[tuple[
         if context:
             text = simulate.answer(prompt, model=model, seed=seed, temperature=temperature, index=index,
                                    context=context)
-        else:  # a single message, the usual request: its answer depends on hashable values only
-            try:
-                text = _single_message_answer(prompt, model, seed, temperature, index)
-            except TypeError:  # an unhashable value (validation lets none through; never fail on it)
-                text = simulate.answer(prompt, model=model, seed=seed, temperature=temperature, index=index,
-                                       context=context)
+        else:  # a single message, the usual request: its answer depends on validated scalars only
+            text = _single_message_answer(prompt, model, seed, temperature, index)
         pieces = split_tokens(text, model)
         if limit is not None and len(pieces) > limit:
             out.append((pieces[:limit], "length"))

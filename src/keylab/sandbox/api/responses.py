@@ -443,9 +443,7 @@ async def input_items(call: Call) -> Response:
         limit = int(query.get("limit", 20))
     except ValueError:
         raise ApiError("invalid_type", param="limit", expected="an integer", got="a string") from None
-    if not 1 <= limit <= 100:
-        raise ApiError("integer_below_minimum" if limit < 1 else "number_out_of_range", param="limit",
-                       minimum=1, maximum=100, got=limit)
+    check_range({"limit": limit}, "limit", minimum=1, maximum=100)
     after = query.get("after")
     if after:
         ids = [item["id"] for item in items]
