@@ -330,3 +330,26 @@ def test_usage_query_arrays_and_errors(sandbox: SandboxServer, account: dict[str
     unknown = httpx.post(f"{base}/spend_limit", headers=headers,
                          json={"threshold_amount": 5, "currency": "USD", "interval": "month", "x": 1})
     assert unknown.status_code == 400 and unknown.json()["error"]["code"] == "unknown_parameter"
+
+
+def test_key_expiry_and_scopes_are_checked(sandbox: SandboxServer, account: dict[str, Any]) -> None:
+    headers = {"Authorization": f"Bearer {account['admin_key']}"}
+    base = f"{sandbox.base_url}/organization"
+    key_url = f"{base}/projects/{account['project_id']}/api_keys/{account['api_key_id']}"
+    for body, param in (({"name": "ci", "expires_in_seconds": 0}, "expires_in_seconds"),
+                        ({"name": "ci", "expires_in_seconds": "soon"}, "expires_in_seconds")):
+        refused = httpx.post(f"{base}/admin_api_keys", headers=headers, json=body)
+        assert refused.status_code == 400 and refused.json()["error"]["param"] == param
+    refused = httpx.post(key_url, headers=headers, json={"scopes": "api.all.read"})
+    assert refused.status_code == 400 and refused.json()["error"]["param"] == "scopes"
+    admin_key = httpx.post(f"{base}/admin_api_keys", headers=headers,
+                           json={"name": "ci", "expires_in_seconds": 3600}).json()
+    assert admin_key["expires_at"] == admin_key["created_at"] + 3600
+    updated = httpx.post(key_url, headers=headers, json={"expires_in_seconds": 7200}).json()
+    assert updated["expires_at"] is not None and updated["expires_at"] >= updated["created_at"] + 7200
+    account_url = f"{base}/projects/{account['project_id']}/service_accounts"
+    bot = httpx.post(account_url, headers=headers, json={"name": "bot", "expires_in_seconds": 60}).json()
+    assert bot["api_key"]["expires_at"] == bot["api_key"]["created_at"] + 60
+    second = httpx.post(f"{account_url}/{bot['id']}/api_keys", headers=headers,
+                        json={"scopes": ["api.all.read"], "expires_in_seconds": 0})
+    assert second.status_code == 400 and second.json()["error"]["param"] == "expires_in_seconds"

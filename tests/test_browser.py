@@ -54,11 +54,13 @@ def page(site: SandboxServer, request: pytest.FixtureRequest) -> Iterator[object
                                       locale="en-US", timezone_id="UTC")
         page = context.new_page()
         page.set_default_timeout(10_000)
+        failed_before = request.session.testsfailed
         try:
             yield page
         finally:
-            report = getattr(request.node, "rep_call", None)
-            if report is None or report.failed:
+            # A hook in a test module is never called, so failure is read from the session's count
+            # (the call's report is logged before this teardown runs).
+            if request.session.testsfailed > failed_before:
                 ARTIFACTS.mkdir(parents=True, exist_ok=True)
                 try:
                     page.screenshot(path=str(ARTIFACTS / "browser-failure.png"), full_page=True)
@@ -67,14 +69,6 @@ def page(site: SandboxServer, request: pytest.FixtureRequest) -> Iterator[object
                     pass
             context.close()
             browser.close()
-
-
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item) -> Iterator[None]:
-    outcome = yield
-    report = outcome.get_result()
-    if report.when == "call":
-        item.rep_call = report  # type: ignore[attr-defined]
 
 
 def nav(page: object, label: str) -> None:

@@ -101,9 +101,9 @@ class Visitor:
         return re.search(r'name="form_nonce" value="([^"]+)"', page)[1]
 
     def create_key(self, **fields: str) -> tuple[httpx.Response, str | None]:
-        nonce = self.new_key_form()
-        project = re.search(r'<option value="(proj_[^"]+)"', self.get("/api-keys/new").text)[1]
-        nonce = self.new_key_form()
+        form = self.get("/api-keys/new").text
+        nonce = re.search(r'name="form_nonce" value="([^"]+)"', form)[1]
+        project = re.search(r'<option value="(proj_[^"]+)"', form)[1]
         response = self.post("/api-keys", {"form_nonce": nonce, "name": "Development_Testing",
                                            "project_id": project, "permission": "all", **fields})
         match = KEY_RE.search(response.text)
@@ -437,6 +437,23 @@ def test_budgets_block_and_alerts_mail(member: Visitor, site: SandboxServer) -> 
     assert error.value.code == "organization_spend_limit_exceeded"
     refused = member.post("/limits/budget", {"scope": "project:proj_of_someone_else", "budget_amount": "5"})
     assert refused.status_code == 400
+
+
+def test_alerts_are_removed_only_by_their_organization(member: Visitor, site: SandboxServer) -> None:
+    member.get("/limits")
+    project = _default_project(member)
+    member.post("/limits/alerts", {"scope": f"project:{project}", "alert_amount": "3",
+                                   "recipients": "ta@example.com"})
+    page = member.get("/limits").text
+    assert "$3.00" in page and "ta@example.com" in page
+    [alert_id] = re.findall(r"/limits/alerts/(alert_[^/]+)/delete", page)
+    stranger = Visitor(site)
+    stranger.finish()
+    stranger.get("/limits")
+    assert stranger.post(f"/limits/alerts/{alert_id}/delete").status_code == 404
+    assert "Notification threshold removed" in member.post(f"/limits/alerts/{alert_id}/delete").text
+    assert "ta@example.com" not in member.get("/limits").text
+    assert member.post(f"/limits/alerts/{alert_id}/delete").status_code == 404
 
 
 def test_projects_create_and_archive(member: Visitor, site: SandboxServer) -> None:

@@ -24,12 +24,12 @@ from keylab.pricing import cost_of, get_model
 from keylab.sandbox import SandboxServer, serve_in_background, simulate
 from keylab.sandbox.client import ControlClient, read_operator_token
 from keylab.sandbox.platform import alerts, outbox
+from keylab.sandbox.platform.limits import PICO_PER_CENT
 from keylab.sandbox.store import Store
 
 EXPENSIVE = "gpt-6-astra"  # $10 in / $50 out per 1M tokens
 # About 1,000 prompt tokens: one call costs about a cent on gpt-6-astra.
 LONG_PROMPT = "Explain how project spend limits protect a classroom budget. " * 100
-PICO_PER_CENT = 10**10
 
 
 def admin(server: SandboxServer, account: dict[str, Any]) -> OpenAI:

@@ -20,8 +20,9 @@ def register(actions: argparse._SubParsersAction) -> None:
 
 
 def dashboard_url(host: str, port: int) -> str:
-    shown = f"[{host}]" if ":" in host else host
-    return f"http://{shown}:{port}/"
+    from keylab.sandbox.server import _url  # in the handler: `keylab --help` stays light
+
+    return _url(host, port) + "/"
 
 
 def browser_available() -> bool:

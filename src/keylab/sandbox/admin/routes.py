@@ -90,6 +90,17 @@ def _strings(value: Any, param: str) -> list[str]:
     return value
 
 
+def _scopes_arg(body: dict[str, Any]) -> list[str] | None:
+    """The body's `scopes` (an array of strings), or None when it is absent or null."""
+    return _strings(body["scopes"], "scopes") if body.get("scopes") is not None else None
+
+
+def _expires_arg(body: dict[str, Any]) -> int | None:
+    """The body's `expires_in_seconds` (an integer >= 1), or None when it is absent or null."""
+    expires = body.get("expires_in_seconds")
+    return check_int(expires, "expires_in_seconds", minimum=1) if expires is not None else None
+
+
 def _scope(call: Call) -> tuple[str, str]:
     """("organization", org_id) or ("project", project_id) for routes under /projects/{project_id}."""
     org_id = _org(call)
@@ -234,13 +245,9 @@ async def update_project_key(call: Call) -> Response:
     store, org_id = call.state.store, _org(call)
     projects.get_project_key(store, org_id, _param(call, "project_id"), _param(call, "api_key_id"))
     body = await _body(call, {"scopes": "array", "expires_in_seconds": "integer"})
-    scopes = _strings(body["scopes"], "scopes") if body.get("scopes") is not None else None
-    expires = body.get("expires_in_seconds")
-    if expires is not None:
-        check_int(expires, "expires_in_seconds", minimum=1)
     return call.json(projects.update_project_key(store, call.state.clock, org_id, _param(call, "project_id"),
-                                                 _param(call, "api_key_id"), scopes=scopes,
-                                                 expires_in_seconds=expires))
+                                                 _param(call, "api_key_id"), scopes=_scopes_arg(body),
+                                                 expires_in_seconds=_expires_arg(body)))
 
 
 async def delete_project_key(call: Call) -> Response:
@@ -254,12 +261,10 @@ async def create_service_account(call: Call) -> Response:
     projects.get_project(call.state.store, _org(call), _param(call, "project_id"))
     body = await _body(call, {"name": "string", "create_service_account_only": "boolean",
                               "expires_in_seconds": "integer"}, ("name",))
-    expires = body.get("expires_in_seconds")
-    if expires is not None:
-        check_int(expires, "expires_in_seconds", minimum=1)
     return call.json(projects.create_service_account(
         call.state.store, call.state.clock, _org(call), _param(call, "project_id"), name=body["name"],
-        create_service_account_only=bool(body.get("create_service_account_only")), expires_in_seconds=expires))
+        create_service_account_only=bool(body.get("create_service_account_only")),
+        expires_in_seconds=_expires_arg(body)))
 
 
 async def list_service_accounts(call: Call) -> Response:
@@ -292,24 +297,17 @@ async def create_service_account_key(call: Call) -> Response:
     store, org_id = call.state.store, _org(call)
     projects.get_service_account(store, org_id, _param(call, "project_id"), _param(call, "service_account_id"))
     body = await _body(call, {"name": "string", "scopes": "array", "expires_in_seconds": "integer"})
-    scopes = _strings(body["scopes"], "scopes") if body.get("scopes") is not None else None
-    expires = body.get("expires_in_seconds")
-    if expires is not None:
-        check_int(expires, "expires_in_seconds", minimum=1)
     return call.json(projects.create_service_account_key(
         store, call.state.clock, org_id, _param(call, "project_id"), _param(call, "service_account_id"),
-        name=body.get("name"), scopes=scopes, expires_in_seconds=expires))
+        name=body.get("name"), scopes=_scopes_arg(body), expires_in_seconds=_expires_arg(body)))
 
 
 # ---------------------------------------------------------------- admin API keys
 
 async def create_admin_key(call: Call) -> Response:
     body = await _body(call, {"name": "string", "expires_in_seconds": "integer"}, ("name",))
-    expires = body.get("expires_in_seconds")
-    if expires is not None:
-        check_int(expires, "expires_in_seconds", minimum=1)
     return call.json(projects.create_admin_key(call.state.store, call.state.clock, _org(call), name=body["name"],
-                                               expires_in_seconds=expires))
+                                               expires_in_seconds=_expires_arg(body)))
 
 
 async def list_admin_keys(call: Call) -> Response:

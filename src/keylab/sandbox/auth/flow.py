@@ -33,7 +33,7 @@ LOGIN_WINDOW_SECONDS = 15 * 60
 LOGIN_MAX_FAILURES_PER_EMAIL = 5
 LOGIN_MAX_FAILURES_PER_CLIENT = 20
 
-_EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]{2,}$")
+EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]{2,}$")
 
 
 class FlowError(Exception):
@@ -61,7 +61,7 @@ def _code_hash(store: Store, user_id: str, code: str) -> str:
 
 def normalize_email(email: str) -> str:
     email = (email or "").strip().lower()
-    if not _EMAIL_RE.match(email) or len(email) > 254:
+    if not EMAIL_RE.match(email) or len(email) > 254:
         raise FlowError("Enter a valid email address, such as ada@example.com.")
     return email
 
@@ -231,8 +231,8 @@ def verify_sms_code(store: Store, clock: Clock, user_id: str, code: str) -> None
 def _failures_since(store: Store, column: str, value: str, since: int) -> tuple[int, int]:
     """(failures, oldest failure time) for `column = value` after the last success within the window."""
     last_ok = store.query_one(
-        f"SELECT MAX(created_at) FROM login_attempts WHERE {column} = ? AND succeeded = 1", (value,))
-    start = max(since, (last_ok[0] or 0) + 1 if last_ok and last_ok[0] is not None else since)
+        f"SELECT MAX(created_at) FROM login_attempts WHERE {column} = ? AND succeeded = 1", (value,))[0]
+    start = since if last_ok is None else max(since, last_ok + 1)
     row = store.query_one(
         f"SELECT COUNT(*), MIN(created_at) FROM login_attempts WHERE {column} = ? AND succeeded = 0"
         " AND created_at >= ?", (value, start))

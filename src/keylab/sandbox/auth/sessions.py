@@ -78,11 +78,6 @@ def end(store: Store, session: Session) -> None:
         db.execute("DELETE FROM sessions WHERE id_hash = ?", (session.id_hash,))
 
 
-def end_all_for_user(store: Store, user_id: str) -> None:
-    with store.transaction() as db:
-        db.execute("DELETE FROM sessions WHERE user_id = ?", (user_id,))
-
-
 def issue_form_nonce(store: Store, clock: Clock, session: Session, purpose: str) -> str:
     nonce = secrets.token_urlsafe(24)
     now = clock.now_s()

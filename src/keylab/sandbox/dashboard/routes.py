@@ -22,6 +22,8 @@ the session, the database, a redirect or a log, and that response is sent with C
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import json
 import re
 import sqlite3
 from collections.abc import Awaitable, Callable
@@ -133,7 +135,6 @@ class Ctx:
     form: dict[str, str] = field(default_factory=dict)
     user: sqlite3.Row | None = None
     org: sqlite3.Row | None = None
-    new_session: bool = False
     clear_cookie: bool = False
 
     @property
@@ -148,9 +149,13 @@ class Ctx:
     def base_url(self) -> str:
         return str(self.request.base_url).rstrip("/")
 
+    @property
+    def new_session(self) -> bool:
+        """The session was started by this request (its cookie must be set)."""
+        return self.session.is_new
+
     def switch_session(self, user_id: str | None) -> None:
         self.session = sessions.start(self.store, self.clock, user_id, replace=self.session)
-        self.new_session = True
         self.user = flow.get_user(self.store, user_id)
 
     def projects(self, include_archived: bool = False) -> list[sqlite3.Row]:
@@ -170,12 +175,14 @@ class Ctx:
             return None
         return row
 
+    @functools.cached_property
     def balance(self) -> Decimal:
+        """The organization's balance, read once per request (no page changes it before it renders)."""
         return payments.balance_usd(self.store, self.org["id"]) if self.org is not None else Decimal(0)
 
     def render(self, template: str, status: int = 200, **values: Any) -> HTMLResponse:
         notice = NOTICES.get(self.request.query_params.get("notice", ""))
-        balance = self.balance() if self.org is not None else None
+        balance = self.balance if self.org is not None else None
         budget_reached = None
         if self.org is not None:
             limit = platform_limits.get_spend_limit(self.store, "organization", self.org["id"])
@@ -219,7 +226,7 @@ def page(handler: Callable[[Ctx], Awaitable[Response]], *, access: str = "accoun
     async def route(request: Request) -> Response:
         state: SandboxState = request.app.state.sandbox
         session = sessions.load(state.store, state.clock, request.cookies.get(sessions.COOKIE_NAME))
-        ctx = Ctx(request, state, session or sessions.start(state.store, state.clock), new_session=session is None)
+        ctx = Ctx(request, state, session or sessions.start(state.store, state.clock))
         try:
             if request.method == "POST":
                 form = await request.form()
@@ -412,14 +419,12 @@ async def onboarding(ctx: Ctx) -> Response:
 
 
 def _keys(ctx: Ctx) -> list[dict[str, Any]]:
-    import json
-
     assert ctx.org is not None
     rows = ctx.store.query(
         "SELECT k.*, p.name AS project_name, p.archived_at AS project_archived FROM api_keys k"
         " LEFT JOIN projects p ON p.id = k.project_id WHERE k.org_id = ? AND k.kind != 'admin'"
         " AND k.revoked_at IS NULL ORDER BY k.created_at, k.id", (ctx.org["id"],))
-    funded = ctx.balance() > 0
+    funded = ctx.balance > 0
     keys = []
     for row in rows:
         scopes = json.loads(row["scopes"])
@@ -446,7 +451,7 @@ async def dashboard(ctx: Ctx) -> Response:
     steps = [
         ("Verify your email and phone", True, "/outbox"),
         ("Create a secret key", bool(keys), "/api-keys"),
-        ("Add credit to your balance", ctx.balance() > 0, "/billing"),
+        ("Add credit to your balance", ctx.balance > 0, "/billing"),
         ("Set a monthly budget", limit is not None, "/limits"),
         ("Make your first API call", report.requests > 0, "/usage"),
     ]
@@ -497,7 +502,7 @@ async def _create_key(ctx: Ctx) -> Response:
     )
     response = ctx.render("key_created.html", active="api-keys", full_key=full_key, name=name,
                           project=project["name"], permission=permissions.describe(permission, scopes or []),
-                          funded=ctx.balance() > 0)
+                          funded=ctx.balance > 0)
     del full_key
     return response
 
@@ -606,39 +611,45 @@ async def auto_recharge(ctx: Ctx) -> Response:
 # -- limits ------------------------------------------------------------------------------------------------------
 
 
-def _scope(ctx: Ctx, value: str) -> tuple[str, str, str]:
-    """(scope, scope_id, label) from a form's "organization" / "project:<id>"."""
-    assert ctx.org is not None
-    if value == "organization":
-        return "organization", ctx.org["id"], f"Organization ({ctx.org['name']})"
-    if value.startswith("project:"):
-        project = ctx.project(value[len("project:"):])
-        if project is not None:
-            return "project", project["id"], f"Project {project['name']}"
-    raise ValueError("Choose the organization or one of its active projects.")
-
-
 def _scopes(ctx: Ctx) -> list[tuple[str, str, str]]:
+    """(scope, scope_id, label) of the organization and of each of its active projects."""
     assert ctx.org is not None
     return [("organization", ctx.org["id"], f"Organization ({ctx.org['name']})")] + [
         ("project", p["id"], f"Project {p['name']}") for p in ctx.projects()]
 
 
+def _form_value(scope: str, scope_id: str) -> str:
+    """A scope as the forms' scope choice sends it: "organization" or "project:<id>"."""
+    return "organization" if scope == "organization" else f"project:{scope_id}"
+
+
+def _scope(ctx: Ctx, value: str) -> tuple[str, str, str]:
+    """(scope, scope_id, label) from a form's "organization" / "project:<id>"."""
+    for scope, scope_id, label in _scopes(ctx):
+        if _form_value(scope, scope_id) == value:
+            return scope, scope_id, label
+    raise ValueError("Choose the organization or one of its active projects.")
+
+
+def _alerts(ctx: Ctx) -> list[tuple[str, str, str, dict[str, Any]]]:
+    """(scope, scope_id, label, alert) for each alert of the organization and of its active projects."""
+    return [(scope, scope_id, label, alert) for scope, scope_id, label in _scopes(ctx)
+            for alert in platform_alerts.list_alerts(ctx.store, ctx.clock, scope, scope_id, limit=None)["data"]]
+
+
 def _limits_page(ctx: Ctx, status: int = 200, error: str | None = None, alert_error: str | None = None,
                  values: dict[str, str] | None = None) -> HTMLResponse:
     rows = []
-    all_alerts = []
     for scope, scope_id, label in _scopes(ctx):
         limit = platform_limits.get_spend_limit(ctx.store, scope, scope_id)
         spent = from_pico(ctx.state.billing.month_spend_pico(scope, scope_id))
-        form_value = "organization" if scope == "organization" else f"project:{scope_id}"
-        rows.append({"label": label, "value": form_value, "spent": usage.money(spent),
+        rows.append({"label": label, "value": _form_value(scope, scope_id), "spent": usage.money(spent),
                      "limit": _cents_text(limit["threshold_amount"]) if limit else None,
                      "reached": limit is not None and spent * 100 >= limit["threshold_amount"]})
-        for alert in platform_alerts.list_alerts(ctx.store, ctx.clock, scope, scope_id, limit=None)["data"]:
-            all_alerts.append({"id": alert["id"], "label": label, "value": form_value,
-                               "threshold": _cents_text(alert["threshold_amount"]),
-                               "recipients": ", ".join(alert["notification_channel"]["recipients"])})
+    all_alerts = [{"id": alert["id"], "label": label, "value": _form_value(scope, scope_id),
+                   "threshold": _cents_text(alert["threshold_amount"]),
+                   "recipients": ", ".join(alert["notification_channel"]["recipients"])}
+                  for scope, scope_id, label, alert in _alerts(ctx)]
     return ctx.render("limits.html", status=status, active="limits", error=error, alert_error=alert_error,
                       rows=rows, alerts=all_alerts, values=values or {},
                       alerts_only_notify=platform_facts.SPEND_ALERTS_ONLY_NOTIFY.value)
@@ -682,15 +693,12 @@ async def delete_budget(ctx: Ctx) -> Response:
     raise _go("/limits", "budget_removed")
 
 
-_RECIPIENT_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]{2,}$")
-
-
 async def create_alert(ctx: Ctx) -> Response:
     try:
         scope, scope_id, _ = _scope(ctx, ctx.form.get("scope", ""))
         cents = _cents(ctx.form.get("alert_amount", ""), "Notification threshold", 0)
         recipients = [r.strip().lower() for r in re.split(r"[,\s;]+", ctx.form.get("recipients", "")) if r.strip()]
-        if not recipients or not all(_RECIPIENT_RE.match(r) for r in recipients) or len(recipients) > 10:
+        if not recipients or not all(flow.EMAIL_RE.match(r) for r in recipients) or len(recipients) > 10:
             raise ValueError("Recipients: enter one to ten email addresses, separated by commas.")
     except ValueError as error:
         return _limits_page(ctx, status=400, alert_error=str(error), values=dict(ctx.form))
@@ -700,9 +708,8 @@ async def create_alert(ctx: Ctx) -> Response:
 
 async def delete_alert(ctx: Ctx) -> Response:
     alert_id = ctx.request.path_params["alert_id"]
-    for scope, scope_id, _ in _scopes(ctx):
-        if any(a["id"] == alert_id for a in
-               platform_alerts.list_alerts(ctx.store, ctx.clock, scope, scope_id, limit=None)["data"]):
+    for scope, scope_id, _, alert in _alerts(ctx):
+        if alert["id"] == alert_id:
             platform_alerts.delete_alert(ctx.store, ctx.clock, scope, scope_id, alert_id)
             raise _go("/limits", "alert_removed")
     return ctx.render("error.html", status=404, title="No such alert", message="This alert does not exist.")
@@ -731,9 +738,8 @@ def _addresses(ctx: Ctx) -> set[str]:
     if pending:
         found.add(pending.lower())
     if ctx.org is not None:
-        for scope, scope_id, _ in _scopes(ctx):
-            for alert in platform_alerts.list_alerts(ctx.store, ctx.clock, scope, scope_id, limit=None)["data"]:
-                found.update(r.lower() for r in alert["notification_channel"]["recipients"])
+        for *_, alert in _alerts(ctx):
+            found.update(r.lower() for r in alert["notification_channel"]["recipients"])
     return found
 
 

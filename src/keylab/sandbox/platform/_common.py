@@ -16,10 +16,11 @@ def check_scope(scope: str) -> None:
 
 
 def cursor_page(
-    items: Sequence[dict[str, Any]], *, after: str | None = None, before: str | None = None,
+    items: Sequence[Any], *, after: str | None = None, before: str | None = None,
     limit: int | None = 20, order: str = "asc", kind: str = "Object",
 ) -> dict[str, Any]:
-    """`{object: "list", data, first_id, last_id, has_more}` over items given in ascending order.
+    """`{object: "list", data, first_id, last_id, has_more}` over items given in ascending order
+    (dicts, or database rows to turn into objects after paging: anything with an "id").
 
     `after`/`before` are ids of items in the list (an unknown id answers 404, as a stale cursor would).
     """

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any
 
-from keylab.pricing import format_usd
+from keylab.pricing import format_usd, from_pico
 from keylab.sandbox.accounts import new_id
 from keylab.sandbox.billing import Settled
 from keylab.sandbox.clock import Clock
@@ -133,8 +133,8 @@ def list_deliveries(store: Store, alert_id: str) -> list[dict[str, Any]]:
 
 
 def _email(row: Any, scope_name: str, spend_pico: int, period: str) -> tuple[str, str]:
-    threshold = f"${Decimal(int(row['threshold_cents'])) / 100:,.2f}"
-    spent = format_usd(Decimal(spend_pico) / 10**12)
+    threshold = format_usd(Decimal(int(row["threshold_cents"])) / 100, places=2)
+    spent = format_usd(from_pico(spend_pico))
     prefix = f"{row['subject_prefix']} " if row["subject_prefix"] else ""
     month = dt.date(int(period[:4]), int(period[5:]), 1).strftime("%B %Y")
     subject = f"{prefix}Your {scope_name} spend has reached {threshold} this month"
@@ -163,8 +163,8 @@ def check_alerts(store: Store, clock: Clock, settled: Settled) -> list[dict[str,
     )
     if not due:
         return []
-    spend = {scope: month_spend_pico(store, clock, scope, ident)
-             for scope, ident in (("organization", settled.org_id), ("project", settled.project_id))}
+    idents = {"organization": settled.org_id, "project": settled.project_id}
+    spend = {scope: month_spend_pico(store, clock, scope, idents[scope]) for scope in {row["scope"] for row in due}}
     sent = []
     now = clock.now_s()
     for row in due:

@@ -21,13 +21,6 @@ def _object(scope: str) -> str:
     return "organization.spend_limit" if scope == "organization" else "project.spend_limit"
 
 
-def enforcement_status(store: Store, scope: str, scope_id: str) -> str:
-    """"enforcing" while a limit is set (Billing enforces every set limit), else "inactive"."""
-    check_scope(scope)
-    row = store.query_one("SELECT 1 FROM spend_limits WHERE scope = ? AND scope_id = ?", (scope, scope_id))
-    return "enforcing" if row else "inactive"
-
-
 def get_spend_limit(store: Store, scope: str, scope_id: str) -> dict[str, Any] | None:
     """The limit as the API shows it (`OrganizationSpendLimit` / `ProjectSpendLimit`), or None."""
     check_scope(scope)

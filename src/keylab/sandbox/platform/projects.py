@@ -135,14 +135,6 @@ def _project_key(store: Store, row: Any) -> dict[str, Any]:
     }
 
 
-def key_permission(store: Store, key_id: str) -> dict[str, Any]:
-    """The permission preset and scopes of a key (what the dashboard's key list shows)."""
-    row = store.query_one("SELECT permission, scopes FROM api_keys WHERE id = ?", (key_id,))
-    if row is None:
-        raise ApiError("admin_object_not_found", kind="API key", id=key_id)
-    return {"permission": row["permission"], "scopes": json.loads(row["scopes"])}
-
-
 def _key_row(store: Store, org_id: str, project_id: str, key_id: str) -> Any:
     _project_row(store, org_id, project_id)
     row = store.query_one(
@@ -175,10 +167,11 @@ def list_project_keys(store: Store, org_id: str, project_id: str, *, after: str 
     rows = store.query(
         "SELECT * FROM api_keys WHERE org_id = ? AND project_id = ? AND kind != 'admin' AND revoked_at IS NULL"
         " ORDER BY created_at, rowid", (org_id, project_id))
-    items = [_project_key(store, row) for row in rows]
     if owner_project_access == "inactive":
-        items = [item for item in items if item["owner_project_access"] == "inactive"]
-    return cursor_page(items, after=after, limit=limit, kind="API key")
+        rows = []  # every key's owner has access to its project here ("owner_project_access": "active")
+    page = cursor_page(rows, after=after, limit=limit, kind="API key")
+    page["data"] = [_project_key(store, row) for row in page["data"]]  # only the page's keys: 1-2 queries each
+    return page
 
 
 def get_project_key(store: Store, org_id: str, project_id: str, key_id: str) -> dict[str, Any]:
@@ -345,8 +338,9 @@ def list_admin_keys(store: Store, org_id: str, *, after: str | None = None, limi
                     order: str = "asc") -> dict[str, Any]:
     rows = store.query("SELECT * FROM api_keys WHERE org_id = ? AND kind = 'admin' AND revoked_at IS NULL"
                        " ORDER BY created_at, rowid", (org_id,))
-    return cursor_page([_admin_key(store, row) for row in rows], after=after, limit=limit, order=order,
-                       kind="Admin API key")
+    page = cursor_page(rows, after=after, limit=limit, order=order, kind="Admin API key")
+    page["data"] = [_admin_key(store, row) for row in page["data"]]  # only the page's keys (a query each)
+    return page
 
 
 def get_admin_key(store: Store, org_id: str, key_id: str) -> dict[str, Any]:

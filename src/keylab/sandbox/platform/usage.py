@@ -98,6 +98,22 @@ def _page(buckets: list[dict[str, Any]], next_page: str | None) -> dict[str, Any
     return {"object": "page", "data": buckets, "has_more": next_page is not None, "next_page": next_page}
 
 
+def _by_window(windows: list[tuple[int, int]], rows: list[Any]) -> list[tuple[int, int, list[Any]]]:
+    """Each window (start, end) with its rows, in one pass (windows are consecutive and of one width,
+    and `_rows` read only rows inside them)."""
+    found: dict[int, list[Any]] = {}
+    if windows:
+        first, width = windows[0][0], windows[0][1] - windows[0][0]
+        for row in rows:
+            found.setdefault(first + (row["created_at"] - first) // width * width, []).append(row)
+    return [(lo, hi, found.get(lo, [])) for lo, hi in windows]
+
+
+def _in_order(totals: dict[tuple[Any, ...], dict[str, Any]]) -> list[dict[str, Any]]:
+    """A bucket's results, ordered by their group values."""
+    return [totals[key] for key in sorted(totals, key=lambda k: tuple(str(v) for v in k))]
+
+
 def completions_usage(
     store: Store, clock: Clock, org_id: str, *, start_time: int, end_time: int | None = None,
     bucket_width: str = "1d", group_by: Sequence[str] | None = None, project_ids: Sequence[str] | None = None,
@@ -118,11 +134,9 @@ def completions_usage(
                 and (not api_key_ids or r["key_id"] in api_key_ids)
                 and (not models or r["model"] in models)]
     buckets = []
-    for lo, hi in windows:
+    for lo, hi, in_bucket in _by_window(windows, rows):
         totals: dict[tuple[Any, ...], dict[str, Any]] = {}
-        for row in rows:
-            if not lo <= row["created_at"] < hi:
-                continue
+        for row in in_bucket:
             key = tuple(_dimension(row, name) for name in groups)
             result = totals.setdefault(key, {
                 "object": "organization.usage.completions.result",
@@ -139,8 +153,7 @@ def completions_usage(
             result["input_uncached_tokens"] += row["input_tokens"] - row["cached_tokens"]
             result["input_text_tokens"] += row["input_tokens"] - row["cached_tokens"]
             result["output_text_tokens"] += row["output_tokens"]
-        results = [totals[key] for key in sorted(totals, key=lambda k: tuple(str(v) for v in k))]
-        buckets.append({"object": "bucket", "start_time": lo, "end_time": hi, "results": results})
+        buckets.append({"object": "bucket", "start_time": lo, "end_time": hi, "results": _in_order(totals)})
     return _page(buckets, next_page)
 
 
@@ -157,12 +170,11 @@ def costs(
     rows = _rows(store, org_id, windows[0][0], min(end, windows[-1][1])) if windows else []
     rows = [r for r in rows if (not project_ids or r["project_id"] in project_ids)
             and (not api_key_ids or r["key_id"] in api_key_ids)]
+    by_line = "line_item" in groups
     buckets = []
-    for lo, hi in windows:
+    for lo, hi, in_bucket in _by_window(windows, rows):
         totals: dict[tuple[Any, ...], dict[str, Any]] = {}
-        for row in rows:
-            if not lo <= row["created_at"] < hi:
-                continue
+        for row in in_bucket:
             quantities = {"input_tokens": row["input_tokens"] - row["cached_tokens"],
                           "cached_input_tokens": row["cached_tokens"], "output_tokens": row["output_tokens"]}
             for part, pico_column in LINE_ITEMS:
@@ -180,11 +192,9 @@ def costs(
                 result["pico"] += row[pico_column]
                 result["quantity"] += quantities[part]
         results = []
-        for key in sorted(totals, key=lambda k: tuple(str(v) for v in k)):
-            result = totals[key]
+        for result in _in_order(totals):
             pico = result.pop("pico")
             quantity = result.pop("quantity")
-            by_line = "line_item" in groups
             results.append({
                 **result,
                 "amount": {"value": pico / 10**12, "currency": "usd"},
