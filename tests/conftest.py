@@ -13,6 +13,7 @@ from openai import OpenAI
 from keylab.environment import forget_session_state
 from keylab.sandbox import SandboxServer, serve_in_background
 from keylab.sandbox.client import ControlClient
+from keylab.testing import isolate_environ
 
 
 @pytest.fixture(autouse=True)
@@ -23,10 +24,7 @@ def clean_environ(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     os.environ directly, and notebook kernels started later in the session inherit it.
     """
     saved = dict(os.environ)
-    for name in list(os.environ):
-        if name.startswith(("OPENAI_", "KEYLAB_")):
-            del os.environ[name]
-    os.environ["KEYLAB_HOME"] = str(tmp_path_factory.mktemp("keylab-home"))
+    isolate_environ(tmp_path_factory.mktemp("keylab-home"))
     forget_session_state()
     yield
     os.environ.clear()

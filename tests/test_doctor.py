@@ -33,12 +33,11 @@ def real_looking_key() -> str:
 
 
 @pytest.fixture(autouse=True)
-def clean_environ(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """No OPENAI_*/KEYLAB_* from the developer's shell, no global git config, no outer repo."""
+def clean_environ(clean_environ: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """tests/conftest.py's clean slate (no OPENAI_*/KEYLAB_*), plus no global git config, no outer repo."""
     for name in list(os.environ):
-        if name.startswith(("OPENAI_", "KEYLAB_", "GIT_")):
+        if name.startswith("GIT_"):
             monkeypatch.delenv(name)
-    monkeypatch.setattr(environment, "_set_by_us", {})
     monkeypatch.setenv("GIT_CONFIG_GLOBAL", os.devnull)
     monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
@@ -450,6 +449,17 @@ def test_cli_warning_only_exits_0(project: Path, capsys: pytest.CaptureFixture[s
     write_env(project, healthy_text(), mode=0o644)
     assert cli("--project", str(project)) == 0
     assert "WARNING KD020" in capsys.readouterr().out
+
+
+def test_report_counts_only_what_it_found(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The summary says "Found 1 error:", never "... and 0 warnings"; notes are listed under Notes."""
+    write_env(project, f"OPENAI_BASE_URL={SANDBOX_URL}\n")
+    assert "Found 1 error:" in run(project, environ={}).to_text()
+    monkeypatch.setattr(filecheck, "IS_WINDOWS", False)
+    write_env(project, healthy_text(), mode=0o644)
+    text = run(project, environ={}).to_text()
+    assert "Found 1 warning:" in text and "0 error" not in text
+    assert "\nNotes:\n  - " in text
 
 
 def test_cli_json(project: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -21,12 +21,9 @@ def real_looking_key() -> str:
 
 
 @pytest.fixture(autouse=True)
-def clean_environ(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """No OPENAI_*/KEYLAB_* from the developer's shell; never search the developer's folders."""
-    for name in list(os.environ):
-        if name.startswith(("OPENAI_", "KEYLAB_")) or name == "PYTHON_DOTENV_DISABLED":
-            monkeypatch.delenv(name)
-    monkeypatch.setattr(environment, "_set_by_us", {})
+def clean_environ(clean_environ: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """tests/conftest.py's clean slate (no OPENAI_*/KEYLAB_*); never search the developer's folders."""
+    monkeypatch.delenv("PYTHON_DOTENV_DISABLED", raising=False)
     monkeypatch.chdir(tmp_path)
 
 
@@ -228,3 +225,13 @@ def test_unreadable_file_is_a_note_not_a_traceback(tmp_path: Path) -> None:
     assert result.found and result.set == ()
     assert "not UTF-8" in str(result) and "keylab doctor" in str(result)
     assert "OPENAI_API_KEY" not in os.environ
+
+
+def test_keylab_start_leaves_an_unreadable_env_to_the_doctor(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`keylab start` with an existing UTF-16 `.env` starts anyway (lesson 00 and the doctor name it)."""
+    from keylab.cli.start import _check_existing_env
+
+    env_file = tmp_path / ".env"
+    env_file.write_bytes(f"OPENAI_API_KEY={generate_sandbox_key()}\n".encode("utf-16"))
+    _check_existing_env(env_file, "http://127.0.0.1:8765/v1", tmp_path / "sandbox")
+    assert capsys.readouterr().out == ""

@@ -120,3 +120,29 @@ def test_masked_keys_stay_masked_in_show(capsys: pytest.CaptureFixture[str]) -> 
     out = capsys.readouterr().out
     assert "AuthenticationError 401 invalid_api_key" in out
     assert key not in out and key[-4:] in out
+
+
+def test_building_errors_leaves_no_client_behind(tmp_path) -> None:
+    """make_error() borrows the SDK's mapping without a client: a client left alive would make
+    load_env() warn about stale clients and the doctor report KD003 in lesson 04."""
+    import gc
+
+    from keylab.doctor.clients import live_clients
+    from keylab.environment import load_env
+    from keylab.keys import generate_sandbox_key
+
+    failure_table()
+    gc.collect()
+    assert live_clients() == []
+    env_file = tmp_path / ".env"
+    env_file.write_text(f"OPENAI_API_KEY={generate_sandbox_key()}\nOPENAI_BASE_URL=http://127.0.0.1:8765/v1\n")
+    assert "created before this load" not in str(load_env(env_file))
+
+
+def test_show_redacts_an_unmasked_key(capsys: pytest.CaptureFixture[str]) -> None:
+    from keylab.keys import generate_sandbox_key
+    from keylab.lessons.failures import show
+
+    key = generate_sandbox_key()
+    show(make_error("invalid_api_key", masked=key))
+    assert key not in capsys.readouterr().out

@@ -27,12 +27,6 @@ def _env_file(tmp_path: Path, text: str, monkeypatch: pytest.MonkeyPatch) -> Pat
     return path
 
 
-@pytest.fixture
-def clean_key_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "KEYLAB_ENV_FILE"):
-        monkeypatch.delenv(name, raising=False)
-
-
 @pytest.fixture(scope="module")
 def sandbox():
     from keylab.testing import course_environment
@@ -41,7 +35,7 @@ def sandbox():
         yield env
 
 
-def test_missing_key_is_a_fail_with_the_fix(tmp_path, monkeypatch, clean_key_env):
+def test_missing_key_is_a_fail_with_the_fix(tmp_path, monkeypatch):
     _env_file(tmp_path, "OPENAI_BASE_URL=http://127.0.0.1:8765/v1\n", monkeypatch)
     report = check_environment()
     line = report.find("OPENAI_API_KEY")
@@ -54,19 +48,15 @@ def test_missing_key_is_a_fail_with_the_fix(tmp_path, monkeypatch, clean_key_env
     assert "Fix: " in str(report)
 
 
-def test_misspelled_key_name_is_named(tmp_path, monkeypatch, clean_key_env):
+def test_misspelled_key_name_is_named(tmp_path, monkeypatch):
     _env_file(tmp_path, f"OPENAI_KEY={generate_sandbox_key()}\n", monkeypatch)
-    monkeypatch.delenv("OPENAI_KEY", raising=False)
-    try:
-        line = check_environment(reach_api=False).find("OPENAI_API_KEY")
-    finally:
-        monkeypatch.delenv("OPENAI_KEY", raising=False)
+    line = check_environment(reach_api=False).find("OPENAI_API_KEY")  # conftest restores os.environ
     assert line.level == "FAIL"
     assert "OPENAI_KEY" in line.detail
     assert "exactly `OPENAI_API_KEY`" in line.fix
 
 
-def test_placeholder_key_is_a_fail_with_the_fix(tmp_path, monkeypatch, clean_key_env):
+def test_placeholder_key_is_a_fail_with_the_fix(tmp_path, monkeypatch):
     _env_file(tmp_path, "OPENAI_API_KEY=sk-your-key-here\nOPENAI_BASE_URL=http://127.0.0.1:8765/v1\n", monkeypatch)
     report = check_environment()
     line = report.find("OPENAI_API_KEY")
@@ -76,7 +66,7 @@ def test_placeholder_key_is_a_fail_with_the_fix(tmp_path, monkeypatch, clean_key
     assert report.find("API").level == "SKIP"
 
 
-def test_quoted_key_is_a_fail(tmp_path, monkeypatch, clean_key_env):
+def test_quoted_key_is_a_fail(tmp_path, monkeypatch):
     key = generate_sandbox_key()
     monkeypatch.setenv("OPENAI_API_KEY", f"'{key}'")
     monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:8765/v1")
@@ -87,7 +77,7 @@ def test_quoted_key_is_a_fail(tmp_path, monkeypatch, clean_key_env):
     assert key not in str(report)
 
 
-def test_unreachable_sandbox_says_keylab_start(tmp_path, monkeypatch, clean_key_env):
+def test_unreachable_sandbox_says_keylab_start(tmp_path, monkeypatch):
     key = generate_sandbox_key()
     _env_file(tmp_path, f"OPENAI_API_KEY={key}\nOPENAI_BASE_URL=http://127.0.0.1:{_free_port()}/v1\n",
               monkeypatch)
@@ -101,11 +91,33 @@ def test_unreachable_sandbox_says_keylab_start(tmp_path, monkeypatch, clean_key_
     assert key not in str(report)
 
 
-def test_missing_env_file_is_a_fail(tmp_path, monkeypatch, clean_key_env):
+def test_missing_env_file_is_a_fail(tmp_path, monkeypatch):
     monkeypatch.setenv("KEYLAB_ENV_FILE", str(tmp_path / "nowhere.env"))
     line = check_environment(reach_api=False).find(".env")
     assert line.level == "FAIL"
     assert "cp .env.example .env" in line.fix
+
+
+def test_unreadable_env_file_is_a_fail(tmp_path, monkeypatch):
+    """A UTF-16 `.env` (PowerShell's `echo ... > .env`) is named, not a traceback."""
+    path = _env_file(tmp_path, "", monkeypatch)
+    path.write_bytes(f"OPENAI_API_KEY={generate_sandbox_key()}\n".encode("utf-16"))
+    line = check_environment(reach_api=False).find(".env")
+    assert line.level == "FAIL" and "could not load" in line.detail
+    assert "not UTF-8" in line.fix and "keylab doctor" in line.fix
+
+
+def test_shell_value_winning_over_env_is_a_warning_with_the_doctors_fix(tmp_path, monkeypatch):
+    from keylab.doctor.codes import problem
+
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:8765/v1")
+    _env_file(tmp_path, f"OPENAI_API_KEY={generate_sandbox_key()}\nOPENAI_BASE_URL=http://127.0.0.1:9/v1\n",
+              monkeypatch)
+    report = check_environment(reach_api=False)
+    line = report.find(".env")
+    assert line.level == "WARN" and "OPENAI_BASE_URL won over it" in line.detail
+    assert line.fix == problem("KD004").fix
+    assert report.ok and "Ready, with warning(s)" in report.summary()
 
 
 def test_old_python_and_missing_package_and_encodings():
@@ -133,6 +145,14 @@ def test_all_ok_in_a_healthy_setup(sandbox, monkeypatch):
     assert report.find("API").detail.startswith("reachable")
     assert report.find("mode").detail.startswith("sandbox")
     assert sandbox.account["api_key"] not in str(report)
+
+
+def test_key_the_sandbox_does_not_know_is_a_fail(sandbox, tmp_path, monkeypatch):
+    key = generate_sandbox_key()
+    _env_file(tmp_path, f"OPENAI_API_KEY={key}\nOPENAI_BASE_URL={sandbox.base_url}\n", monkeypatch)
+    line = check_environment().find("API")
+    assert line.level == "FAIL" and "rejected (401" in line.detail
+    assert "sandbox does not know this key" in line.fix
 
 
 def test_require_sandbox(capsys):

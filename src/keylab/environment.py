@@ -37,8 +37,7 @@ clients_made_before_load: weakref.WeakSet[object] = weakref.WeakSet()
 def forget_session_state() -> None:
     """Forget what load_env() did in this process (tests start each case from a clean slate)."""
     _set_by_us.clear()
-    for client in list(clients_made_before_load):
-        clients_made_before_load.discard(client)
+    clients_made_before_load.clear()
 
 
 # ---------------------------------------------------------------- showing values safely
@@ -158,6 +157,7 @@ class EnvLoad:
     kept: tuple[KeptVar, ...] = ()
     override: bool = False
     notes: tuple[str, ...] = ()
+    read_error: str = ""  # set when the file was found but could not be read; nothing was loaded
 
     @property
     def path(self) -> Path | None:
@@ -174,8 +174,8 @@ class EnvLoad:
                 "Fix: copy .env.example to .env in the course folder, put your key in it, "
                 "then run this cell again (or run `keylab doctor`).",
             ]
-        if self.notes and not (self.set or self.unchanged or self.kept):
-            return [f"Found {self.location.path} but loaded nothing.", *self.notes]
+        if self.read_error:
+            return [f"Found {self.location.path} but loaded nothing.", self.read_error]
         out = [f"Loaded {self.location.path}"]
         out.append("Set: " + (", ".join(self.set) if self.set else "nothing new"))
         if self.unchanged:
@@ -223,8 +223,8 @@ def load_env(
         values = dotenv_values(location.path, interpolate=True)
     except (OSError, UnicodeDecodeError) as exc:
         reason = "it is not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else exc.strerror
-        note = f"Could not read {location.path}: {reason}. Run `keylab doctor` for the fix."
-        return EnvLoad(location, override=override, notes=(note,))
+        error = f"Could not read {location.path}: {reason}. Run `keylab doctor` for the fix."
+        return EnvLoad(location, override=override, read_error=error)
     set_names: list[str] = []
     unchanged: list[str] = []
     kept: list[KeptVar] = []
@@ -314,7 +314,8 @@ def mode(environ: Mapping[str, str] | None = None) -> str:
     return "not configured"
 
 
-_KIND_WORDS = {
+# How status() (and lesson 00's check) describe a key of each kind.
+KIND_WORDS = {
     KeyKind.REAL: "a real OpenAI key",
     KeyKind.SANDBOX: "a sandbox key",
     KeyKind.PLACEHOLDER: "the placeholder from .env.example, not a key",
@@ -340,7 +341,7 @@ class Status:
             head = f"Mode: {self.mode} ({where})"
         if self.key_kind is KeyKind.EMPTY:
             return [head, f"Key:  (not set: {KEY_VAR} is missing)"]
-        words = _KIND_WORDS.get(self.key_kind, "does not look like an API key")
+        words = KIND_WORDS.get(self.key_kind, "does not look like an API key")
         if self.key_problem:
             words += f"; problem: {self.key_problem}"
         return [head, f"Key:  {self.key_masked} ({words})"]
@@ -373,6 +374,7 @@ __all__ = [
     "ENV_FILE_VAR",
     "EnvLoad",
     "EnvLocation",
+    "KIND_WORDS",
     "KeptVar",
     "Status",
     "is_live_url",

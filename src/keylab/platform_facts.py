@@ -26,7 +26,6 @@ API_KEYS_URL = "https://platform.openai.com/api-keys"
 BILLING_URL = "https://platform.openai.com/settings/organization/billing/overview"
 LIMITS_URL = "https://platform.openai.com/settings/organization/limits"
 USAGE_URL = "https://platform.openai.com/usage"
-LIVE_BASE_URL = "https://api.openai.com/v1"
 KEY_SAFETY_URL = "https://help.openai.com/en/articles/5112595"
 
 UI = {

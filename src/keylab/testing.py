@@ -46,6 +46,8 @@ def course_environment() -> Iterator[CourseEnvironment]:
     saved = dict(os.environ)
     home = Path(tempfile.mkdtemp(prefix="keylab-course-"))
     isolate_environ(home)
+    os.environ["PYTHONHASHSEED"] = "0"  # kernels print sets of strings in the same order every run
+    os.environ.setdefault("JUPYTER_PLATFORM_DIRS", "1")  # no jupyter_core deprecation warning in kernels
     server = serve_in_background(home / "sandbox")
     try:
         account = ControlClient(server.url, server.operator_token).create_account(

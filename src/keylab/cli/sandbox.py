@@ -32,11 +32,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     create.add_argument("--json", action="store_true", help="print one JSON object")
     create.set_defaults(handler=_account_create)
 
-    # Platform actions (open, …) register themselves here as they land.
-    try:
-        from keylab.cli import sandbox_platform
-    except ImportError:
-        return
+    from keylab.cli import sandbox_platform  # `keylab sandbox open`
+
     sandbox_platform.register(actions)
 
 

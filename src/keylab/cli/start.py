@@ -101,7 +101,8 @@ def _write_env(root: Path, base_url: str, data_dir: Path) -> None:
 
 def _check_existing_env(env_file: Path, base_url: str, data_dir: Path) -> None:
     """An existing `.env` that points at another sandbox address, or holds a sandbox key this
-    sandbox never issued (its data was reset): say what to do, and change nothing."""
+    sandbox never issued (its data was reset): say what to do, and change nothing.
+    A `.env` that cannot be read (not UTF-8, say) is left to `keylab doctor`."""
     from dotenv import dotenv_values
 
     from keylab.environment import is_loopback_url
@@ -110,7 +111,10 @@ def _check_existing_env(env_file: Path, base_url: str, data_dir: Path) -> None:
     from keylab.sandbox.clock import Clock
     from keylab.sandbox.store import Store
 
-    values = dotenv_values(env_file)
+    try:
+        values = dotenv_values(env_file, interpolate=True)  # what load_env() will read
+    except (OSError, UnicodeDecodeError):
+        return
     key = values.get("OPENAI_API_KEY") or ""
     url = (values.get("OPENAI_BASE_URL") or "").rstrip("/")
     if url and is_loopback_url(url) and url != base_url:

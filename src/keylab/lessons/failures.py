@@ -300,17 +300,15 @@ def make_error(name: str, *, headers: Mapping[str, str] | None = None, **fields:
     http = sdk_http()
     request = http.Request("POST", "https://api.openai.com/v1/chat/completions")
     response = http.Response(spec.status, json=spec.body(**values), headers=sent, request=request)
-    return _error_builder()._make_status_error_from_response(response)
+    return _StatusErrors()._make_status_error_from_response(response)
 
 
-_BUILDER: list[openai.OpenAI] = []
+class _StatusErrors:
+    """The SDK's own status → exception mapping, borrowed without creating a client: a client kept
+    alive here would show up in load_env()'s and the doctor's (KD003) checks for stale clients."""
 
-
-def _error_builder() -> openai.OpenAI:
-    """One client, never used to send anything: only its status → exception mapping is used."""
-    if not _BUILDER:
-        _BUILDER.append(openai.OpenAI(api_key="sk-unused", base_url="https://api.openai.com/v1", max_retries=0))
-    return _BUILDER[0]
+    _make_status_error_from_response = openai.OpenAI._make_status_error_from_response
+    _make_status_error = openai.OpenAI._make_status_error
 
 
 @dataclass(frozen=True)

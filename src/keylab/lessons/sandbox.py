@@ -11,7 +11,6 @@ import os
 from collections.abc import Mapping
 
 from keylab.environment import BASE_URL_VAR, mode
-from keylab.sandbox.client import root_url
 
 
 def require_sandbox(reason: str = "", environ: Mapping[str, str] | None = None) -> bool:
@@ -27,6 +26,8 @@ def require_sandbox(reason: str = "", environ: Mapping[str, str] | None = None) 
 
 def dashboard_url(environ: Mapping[str, str] | None = None) -> str:
     """The sandbox dashboard's address (the sandbox's root URL), from OPENAI_BASE_URL."""
+    from keylab.sandbox.client import root_url  # here: keylab.sandbox loads the whole server
+
     env = os.environ if environ is None else environ
     base = (env.get(BASE_URL_VAR) or "").strip().rstrip("/")
     if not base:

@@ -23,7 +23,7 @@ from typing import Any, Literal
 
 from keylab.doctor.codes import problem
 from keylab.doctor.keycheck import check_base_url, check_key_value, is_name_drift
-from keylab.environment import KEY_VAR, EnvLoad, load_env, status
+from keylab.environment import KEY_VAR, KIND_WORDS, EnvLoad, load_env, status
 from keylab.keys import KeyKind
 
 Level = Literal["OK", "WARN", "FAIL", "SKIP"]
@@ -153,9 +153,8 @@ def check_env_file(loaded: EnvLoad) -> CheckLine:
     if not loaded.found:
         return CheckLine("FAIL", ".env", f"not found (looked in {loaded.location.looked_in})",
                          problem("KD001").fix)
-    if loaded.notes and not (loaded.set or loaded.unchanged or loaded.kept):
-        return CheckLine("FAIL", ".env", f"found {loaded.path} but could not load it",
-                         " ".join(loaded.notes))
+    if loaded.read_error:
+        return CheckLine("FAIL", ".env", f"found {loaded.path} but could not load it", loaded.read_error)
     if loaded.kept:
         names = ", ".join(kept.name for kept in loaded.kept)
         return CheckLine("WARN", ".env", f"loaded {loaded.path}, but your shell's {names} won over it",
@@ -173,12 +172,11 @@ def check_key(environ: Mapping[str, str]) -> tuple[CheckLine, KeyKind]:
         return CheckLine("FAIL", KEY_VAR, "not set (neither in your environment nor in .env)",
                          problem("KD005").fix), KeyKind.EMPTY
     findings, info = check_key_value(key, "your environment")
-    shown = status(environ)
+    masked = status(environ).key_masked
     if findings:
         first = findings[0]
-        return CheckLine("FAIL", KEY_VAR, f"{shown.key_masked}: {first.title.lower()}", first.fix), info.kind
-    words = {KeyKind.REAL: "a real OpenAI key", KeyKind.SANDBOX: "a sandbox key"}
-    return CheckLine("OK", KEY_VAR, f"{shown.key_masked} ({words.get(info.kind, info.kind.value)})"), info.kind
+        return CheckLine("FAIL", KEY_VAR, f"{masked}: {first.title.lower()}", first.fix), info.kind
+    return CheckLine("OK", KEY_VAR, f"{masked} ({KIND_WORDS.get(info.kind, info.kind.value)})"), info.kind
 
 
 def check_mode(environ: Mapping[str, str], kind: KeyKind) -> CheckLine:
@@ -202,14 +200,15 @@ def check_api(environ: Mapping[str, str], *, timeout: float = 10.0, client_facto
     from keylab.pricing import COURSE_MODEL
 
     model = course_model or COURSE_MODEL
-    mode_now = status(environ).mode
+    shown = status(environ)
+    mode_now = shown.mode
     factory = client_factory or openai.OpenAI
     try:
         client = factory(api_key=environ.get(KEY_VAR), base_url=environ.get("OPENAI_BASE_URL") or None,
                          max_retries=0, timeout=timeout)
         ids = {item.id for item in client.models.list()}
     except openai.APIConnectionError:
-        where = status(environ).base_url
+        where = shown.base_url
         if mode_now == "sandbox":
             return CheckLine("FAIL", "API", f"the sandbox at {where} does not answer", SANDBOX_START_FIX)
         return CheckLine("FAIL", "API", f"cannot connect to {where}",
