@@ -21,15 +21,10 @@ from keylab import environment
 from keylab.cli import doctor as doctor_cli
 from keylab.doctor import PROBLEMS, diagnose, doctor, filecheck, run
 from keylab.doctor.docs import DOC_PATH, render_markdown
-from keylab.keys import REAL_MARKER, generate_sandbox_key, mask
+from keylab.keys import generate_sandbox_key, mask, real_shaped_key
 
 SANDBOX_URL = "http://127.0.0.1:8000/v1"
 needs_git = pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
-
-
-def real_looking_key() -> str:
-    """Built at run time so no file holds a real-key-shaped literal."""
-    return "sk-proj-" + "A" * 74 + REAL_MARKER + "B" * 74
 
 
 @pytest.fixture(autouse=True)
@@ -85,7 +80,7 @@ def test_healthy_sandbox_project_is_all_clear(project: Path, capsys: pytest.Capt
 
 
 def test_healthy_live_project_is_all_clear(project: Path) -> None:
-    write_env(project, healthy_text(real_looking_key(), url=None))
+    write_env(project, healthy_text(real_shaped_key(), url=None))
     assert codes(project) == []
 
 
@@ -306,8 +301,8 @@ def test_kd011_bearer_prefix(project: Path) -> None:
     [
         (generate_sandbox_key()[:100], SANDBOX_URL),
         (generate_sandbox_key()[:60], SANDBOX_URL),
-        (real_looking_key()[:120], None),
-        (real_looking_key()[:70], None),
+        (real_shaped_key()[:120], None),
+        (real_shaped_key()[:70], None),
     ],
     ids=["sandbox-second-half", "sandbox-before-marker", "real-second-half", "real-before-marker"],
 )
@@ -330,10 +325,11 @@ def test_kd014_sandbox_key_with_live_url(project: Path, url: str | None) -> None
 
 
 def test_kd015_real_key_with_sandbox_url(project: Path) -> None:
-    write_env(project, healthy_text(real_looking_key()))
+    key = real_shaped_key()
+    write_env(project, healthy_text(key))
     findings = diagnose(project, environ={})
     assert [f.code for f in findings] == ["KD015"]
-    assert real_looking_key() not in findings[0].detail
+    assert key not in findings[0].detail
 
 
 @pytest.mark.parametrize("url", ["127.0.0.1:8000/v1", "localhost:8000/v1", "http:///v1"])
@@ -497,7 +493,7 @@ def test_cli_is_registered_in_keylab_main(project: Path, capsys: pytest.CaptureF
 # ------------------------------------------------------------------ no full key, ever
 
 
-@pytest.mark.parametrize("make_key", [generate_sandbox_key, real_looking_key], ids=["sandbox", "real"])
+@pytest.mark.parametrize("make_key", [generate_sandbox_key, real_shaped_key], ids=["sandbox", "real"])
 def test_no_output_contains_the_full_key(
     project: Path, make_key, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -10,14 +10,9 @@ import pytest
 
 from keylab import environment
 from keylab.environment import load_env, locate_env_file, mode, status
-from keylab.keys import REAL_MARKER, generate_sandbox_key, mask
+from keylab.keys import generate_sandbox_key, mask, real_shaped_key
 
 SANDBOX_URL = "http://127.0.0.1:8000/v1"
-
-
-def real_looking_key() -> str:
-    """Built at run time so no file holds a real-key-shaped literal."""
-    return "sk-proj-" + "A" * 74 + REAL_MARKER + "B" * 74
 
 
 @pytest.fixture(autouse=True)
@@ -184,10 +179,11 @@ def test_status_lines_for_the_sandbox(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_status_lines_for_live_and_missing_key() -> None:
-    live = status({"OPENAI_API_KEY": real_looking_key()})
+    key = real_shaped_key()
+    live = status({"OPENAI_API_KEY": key})
     assert str(live).splitlines() == [
         "Mode: live (https://api.openai.com/v1, the default)",
-        f"Key:  {mask(real_looking_key())} (a real OpenAI key)",
+        f"Key:  {mask(key)} (a real OpenAI key)",
     ]
     assert str(status({})).splitlines()[1] == "Key:  (not set: OPENAI_API_KEY is missing)"
     assert str(status({})).startswith("Mode: not configured")

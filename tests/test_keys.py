@@ -16,8 +16,10 @@ from keylab.keys import (
     classify,
     generate_sandbox_key,
     looks_real,
+    looks_sandbox,
     mask,
     mask_like_openai,
+    real_shaped_key,
 )
 
 
@@ -88,3 +90,10 @@ def test_mask_for_display() -> None:
     key = generate_sandbox_key("sk-admin-")
     assert mask(key) == f"sk-admin-...{key[-4:]}"
     assert mask("") == "(empty)" and mask("short") == "*****"
+
+
+@pytest.mark.parametrize("prefix", sorted(KEY_PREFIXES))
+def test_real_shaped_keys_are_recognised_as_real(prefix: str) -> None:
+    key = real_shaped_key(prefix)
+    assert key.startswith(prefix) and looks_real(key) and not looks_sandbox(key)
+    assert classify(key).kind is KeyKind.REAL

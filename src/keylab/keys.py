@@ -60,11 +60,22 @@ class KeyInfo:
     problem: str = ""
 
 
-def generate_sandbox_key(prefix: str = "sk-proj-") -> str:
-    """A fresh sandbox key: realistic prefix and length, sandbox marker in the middle."""
+def _random_key(prefix: str, marker: str) -> str:
     half = KEY_PREFIXES[prefix]
     body = "".join(secrets.choice(_BODY_ALPHABET) for _ in range(2 * half))
-    return f"{prefix}{body[:half]}{SANDBOX_MARKER}{body[half:]}"
+    return f"{prefix}{body[:half]}{marker}{body[half:]}"
+
+
+def generate_sandbox_key(prefix: str = "sk-proj-") -> str:
+    """A fresh sandbox key: realistic prefix and length, sandbox marker in the middle."""
+    return _random_key(prefix, SANDBOX_MARKER)
+
+
+def real_shaped_key(prefix: str = "sk-proj-") -> str:
+    """A random string with the *shape* of a real key (never a working one), for tests and lab
+    exercises that must show what keylab does with a real key. Built at run time, so no file ever
+    holds a real-key-shaped literal."""
+    return _random_key(prefix, REAL_MARKER)
 
 
 def key_prefix(key: str) -> str:
@@ -158,4 +169,5 @@ __all__ = [
     "looks_sandbox",
     "mask",
     "mask_like_openai",
+    "real_shaped_key",
 ]

@@ -6,13 +6,11 @@ Keys used by these checks are generated in memory and never printed: feedback sh
 
 from __future__ import annotations
 
-import secrets
-import string
 from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any
 
-from keylab.keys import KEY_PREFIXES, REAL_MARKER, generate_sandbox_key
+from keylab.keys import KEY_PREFIXES, REAL_MARKER, generate_sandbox_key, real_shaped_key
 from keylab.labs.feedback import Feedback, describe
 from keylab.labs.registry import exercise
 from keylab.pricing import cost_of
@@ -20,14 +18,6 @@ from keylab.pricing import cost_of
 TITLE = "What a key is"
 
 KINDS = ("real", "sandbox", "placeholder", "truncated")
-_BODY = string.ascii_letters + string.digits + "_-"
-
-
-def _fake_real_key(prefix: str = "sk-proj-") -> str:
-    """A string with the *shape* of a real key (never a working one), built at run time only."""
-    half = KEY_PREFIXES[prefix]
-    body = "".join(secrets.choice(_BODY) for _ in range(2 * half))
-    return f"{prefix}{body[:half]}{REAL_MARKER}{body[half:]}"
 
 
 def _cases() -> list[tuple[str, str, str]]:
@@ -35,8 +25,8 @@ def _cases() -> list[tuple[str, str, str]]:
     sandbox = generate_sandbox_key()
     service = generate_sandbox_key("sk-svcacct-")
     admin = generate_sandbox_key("sk-admin-")
-    real = _fake_real_key()
-    real_admin = _fake_real_key("sk-admin-")
+    real = real_shaped_key()
+    real_admin = real_shaped_key("sk-admin-")
     return [
         ("a complete sandbox project key", sandbox, "sandbox"),
         ("a complete sandbox service-account key", service, "sandbox"),
