@@ -114,5 +114,6 @@ def test_group_commit_gives_each_call_its_own_outcome(tmp_path: Path) -> None:
         assert billing.balance_pico(key.org_id) == before - 2 * cost.total_pico
         assert len(settled) == 2
         assert billing._reserved == {}, "every reservation is released, the failed one too"
+        assert billing._reserved_sums == {}, "and nothing stays set aside for the org or project"
         last_used = store.query_one("SELECT last_used_at FROM api_keys WHERE id = ?", (key.id,))[0]
         assert last_used == clock.now_s(), "last_used_at is written although the first attempt rolled back"

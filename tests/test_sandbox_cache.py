@@ -7,6 +7,7 @@ process) and in-process, and expect the very next request to see the change.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterator
 from decimal import Decimal
@@ -102,3 +103,28 @@ def test_spend_limit_set_elsewhere_applies_at_once(sandbox: SandboxServer) -> No
     answer = chat(sandbox, acct["api_key"])
     assert answer.status_code == 429, json.dumps(answer.json())
     assert answer.json()["error"]["code"] == "organization_spend_limit_exceeded"
+
+
+def test_other_connections_commits_are_checked_once_per_event_loop_turn(tmp_path) -> None:
+    """Inside a loop the data_version check is shared by one turn (a request that runs in it was
+    read before the check); the next turn checks again. Outside a loop every call checks."""
+    with Store(tmp_path) as store, Store(tmp_path) as other:
+
+        writes = iter(range(10))
+
+        def write_elsewhere() -> None:  # a new value each time: a write that changes nothing is no commit
+            other.set_meta("probe", str(next(writes)))
+
+        async def turns() -> None:
+            first = store.cache()
+            first["marker"] = True
+            write_elsewhere()
+            assert store.cache() is first, "the same turn reuses its check"
+            await asyncio.sleep(0)
+            assert "marker" not in store.cache(), "the next turn sees the other connection's commit"
+
+        asyncio.run(turns())
+        outside = store.cache()
+        outside["marker"] = True
+        write_elsewhere()
+        assert "marker" not in store.cache(), "outside a loop every call checks"

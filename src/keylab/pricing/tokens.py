@@ -126,7 +126,21 @@ def _approx(text: str) -> int:
 
 def _count(text: str, enc: Any | None) -> int:
     """Tokens in `text` with an encoding from `get_encoding`, or the estimate when there is none."""
-    return _approx(text) if enc is None else len(enc.encode(text, disallowed_special=()))
+    if enc is None:
+        return _approx(text)
+    if len(text) <= _MEMO_MAX_CHARS:
+        return _count_short(text, enc)
+    return len(enc.encode(text, disallowed_special=()))
+
+
+# Short texts (a course's prompts, sent again and again by a room of learners) are counted once;
+# long ones are not kept.
+_MEMO_MAX_CHARS = 2000
+
+
+@functools.lru_cache(maxsize=4096)
+def _count_short(text: str, enc: Any) -> int:
+    return len(enc.encode(text, disallowed_special=()))
 
 
 def count_text(text: str, model: str) -> TokenCount:

@@ -66,6 +66,9 @@ class Billing:
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
         self._reserved: dict[int, Reservation] = {}
+        # Sums of the reservations in flight, by ("org_id", id) and ("project_id", id): kept up to
+        # date in reserve/release rather than summed over every call in flight on each admission.
+        self._reserved_sums: dict[tuple[str, str], int] = {}
         self.listeners: list[Callable[[Settled], None]] = []
         self._last_used: dict[str, int] = {}
         self._batch_lock = threading.Lock()
@@ -77,7 +80,16 @@ class Billing:
         return value if value in QUOTA_VARIANTS else "insufficient_quota"
 
     def _reserved_for(self, attr: str, ident: str) -> int:
-        return sum(r.pico for r in self._reserved.values() if getattr(r, attr) == ident)
+        return self._reserved_sums.get((attr, ident), 0)
+
+    def _add_reserved(self, reservation: Reservation, sign: int) -> None:
+        sums = self._reserved_sums
+        for key in (("org_id", reservation.org_id), ("project_id", reservation.project_id)):
+            total = sums.get(key, 0) + sign * reservation.pico
+            if total:
+                sums[key] = total
+            else:
+                sums.pop(key, None)
 
     def month_spend_pico(self, scope: str, ident: str) -> int:
         return month_spend_pico(self.store, self.clock, scope, ident)
@@ -103,6 +115,7 @@ class Billing:
                     raise ApiError(error, limit=format_usd(Decimal(cents) / 100))
             reservation = Reservation(next(self._ids), key.org_id, project_id, max_cost_pico)
             self._reserved[reservation.id] = reservation
+            self._add_reserved(reservation, +1)
             return reservation
 
     def _account(self, org_id: str, project_id: str) -> tuple[int, int | None, int | None]:
@@ -138,7 +151,8 @@ class Billing:
 
     def release(self, reservation: Reservation) -> None:
         with self._lock:
-            self._reserved.pop(reservation.id, None)
+            if self._reserved.pop(reservation.id, None) is not None:
+                self._add_reserved(reservation, -1)
 
     def _commit(self, calls: list[tuple[Reservation, KeyRecord, str, str, Cost, int]]) -> None:
         """Usage rows and debits of calls in one transaction, then the cached balances (under the

@@ -7,6 +7,7 @@ waiting. The offset is kept in the database so a restart keeps the same "now".
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import time
 
 from keylab.sandbox.store import Store
@@ -38,7 +39,7 @@ class Clock:
         return int(self.now())
 
     def today(self) -> dt.date:
-        return dt.datetime.fromtimestamp(self.now(), dt.timezone.utc).date()
+        return _utc_date(int(self.now() // 86400))
 
     def month_start_s(self) -> int:
         """Unix time of the first instant of the current UTC month (spend limits are monthly)."""
@@ -54,3 +55,9 @@ class Clock:
         self.frozen_at = None
         self.offset_s = 0.0
         self._store.set_meta(_META_KEY, "0")
+
+
+@functools.lru_cache(maxsize=64)
+def _utc_date(day: int) -> dt.date:
+    """The UTC date of a Unix day number (every request checks it; computed once a day)."""
+    return dt.date(1970, 1, 1) + dt.timedelta(days=day)

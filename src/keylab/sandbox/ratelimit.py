@@ -85,7 +85,9 @@ class RateLimiter:
         self._buckets.clear()
 
     def _bucket(self, key: tuple[str, str, str], now: float, limits: Limits) -> _Bucket:
-        bucket = self._buckets.setdefault(key, _Bucket(at=now))
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            bucket = self._buckets[key] = _Bucket(at=now)
         bucket.drain(now, limits)
         return bucket
 
@@ -115,8 +117,8 @@ class RateLimiter:
             bucket.requests += 1
             bucket.tokens += tokens
         # The headers describe the tightest of the limits that apply (a key limit below the project's).
-        return min((Snapshot(limits, bucket.requests, bucket.tokens) for bucket, limits in buckets),
-                   key=lambda snap: (snap.limits.rpm - snap.requests, snap.limits.tpm - snap.tokens))
+        bucket, limits = min(buckets, key=lambda item: (item[1].rpm - item[0].requests, item[1].tpm - item[0].tokens))
+        return Snapshot(limits, bucket.requests, bucket.tokens)
 
     def settle(self, *, now: float, model: str, checks: list[tuple[str, str, Limits]], estimated: int,
                actual: int) -> None:

@@ -14,6 +14,7 @@ import hmac
 import os
 import secrets
 import sqlite3
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -51,6 +52,8 @@ class Store:
         self.generation = 0
         self._cache: dict[object, object] = {}
         self._cache_stamp: tuple[int, int] | None = None
+        self._data_version = -1
+        self._checked_in_turn_of: object | None = None  # the event loop whose current turn has checked
         self.conn = sqlite3.connect(
             self.data_dir / DB_NAME, check_same_thread=False, isolation_level=None, timeout=10.0
         )
@@ -103,24 +106,32 @@ class Store:
 
         It is emptied whenever the database may have changed under it: a configuration write of
         this process (`generation`) or any commit by another connection or process (SQLite's
-        `PRAGMA data_version`, one cheap statement). Fill it only with values read AFTER this
-        call, so a value read before a concurrent write lands in the dict that write discarded.
+        `PRAGMA data_version`). Fill it only with values read AFTER this call, so a value read
+        before a concurrent write lands in the dict that write discarded.
 
-        external=False skips the data_version statement: for reads later in a request whose key
-        lookup (`accounts.find_key`) has just made that check.
+        external=True checks data_version once per event-loop turn (always, outside a loop). That
+        is enough for "a change committed before a request arrived applies to that request": a
+        task step that runs before the turn's check is forgotten (`call_soon`, FIFO) was scheduled
+        before the check, so its request's bytes had been read before the check ran.
+        external=False skips the check: for reads later in a request whose key lookup
+        (`accounts.find_key`) has just made it.
         """
         with self.lock:
             if external:
-                version = self.conn.execute("PRAGMA data_version").fetchone()[0]
-            elif self._cache_stamp is not None:
-                version = self._cache_stamp[1]
-            else:
-                version = -1
-            stamp = (self.generation, version)
+                loop = _running_loop()
+                if loop is None or loop is not self._checked_in_turn_of:
+                    self._data_version = self.conn.execute("PRAGMA data_version").fetchone()[0]
+                    if loop is not None:
+                        self._checked_in_turn_of = loop
+                        loop.call_soon(self._end_turn)
+            stamp = (self.generation, self._data_version)
             if stamp != self._cache_stamp or len(self._cache) > 50_000:
                 self._cache = {}
                 self._cache_stamp = stamp
             return self._cache
+
+    def _end_turn(self) -> None:
+        self._checked_in_turn_of = None
 
     def cached(self, key: object) -> object | None:
         """A value of the current cache dict, without checking whether it is still valid."""
@@ -156,6 +167,12 @@ class Store:
     def close(self) -> None:
         with self.lock:
             self.conn.close()
+
+
+def _running_loop() -> object | None:
+    """The running asyncio loop of this thread, if any (no import: without asyncio there is none)."""
+    asyncio = sys.modules.get("asyncio")
+    return asyncio.events._get_running_loop() if asyncio is not None else None
 
 
 def _statements(script: str) -> list[str]:

@@ -19,6 +19,7 @@ from keylab.sandbox.api.common import (
     check_range,
     describe_type,
     json_body,
+    json_bytes,
     require_model,
 )
 from keylab.sandbox.api.metering import Admission, admit, bill, bill_async, release
@@ -67,7 +68,10 @@ def _single_message_answer(prompt: str, model: str, seed: Any, temperature: Any,
     return simulate.answer(prompt, model=model, seed=seed, temperature=temperature, index=index, context=[])
 
 
-def _answers(body: dict[str, Any], model: str, limit: int | None) -> list[tuple[list[str], str]]:
+Answer = tuple[tuple[str, ...], str]  # one choice: its token pieces and its finish_reason
+
+
+def _answers(body: dict[str, Any], model: str, limit: int | None) -> tuple[Answer, ...]:
     """Per choice: the answer's token pieces (cut at `limit`) and its finish_reason."""
     prompt = simulate.last_user_text(body["messages"])
     out = []
@@ -79,12 +83,12 @@ def _answers(body: dict[str, Any], model: str, limit: int | None) -> list[tuple[
                                    context=context)
         else:  # a single message, the usual request: its answer depends on validated scalars only
             text = _single_message_answer(prompt, model, seed, temperature, index)
-        pieces = split_tokens(text, model)
+        pieces = tuple(split_tokens(text, model))
         if limit is not None and len(pieces) > limit:
             out.append((pieces[:limit], "length"))
         else:
             out.append((pieces, "stop"))
-    return out
+    return tuple(out)
 
 
 def _usage(prompt_tokens: int, completion_tokens: int) -> dict[str, Any]:
@@ -131,11 +135,16 @@ async def create(call: Call) -> Response:
         return _stream(call, admission, body, answers, completion_id, created)
     completion_tokens = sum(len(pieces) for pieces, _ in answers)
     await bill_async(call, admission, output_tokens=completion_tokens, endpoint=ENDPOINT)
-    return call.json({
-        "id": completion_id,
-        "object": "chat.completion",
-        "created": created,
-        "model": model.id,
+    return call.json(b'{"id":"%s","object":"chat.completion","created":%d,%s' % (
+        completion_id.encode(), created, _completion_rest(model.id, answers, prompt_tokens, completion_tokens)))
+
+
+@functools.lru_cache(maxsize=1024)
+def _completion_rest(model_id: str, answers: tuple[Answer, ...], prompt_tokens: int, completion_tokens: int) -> bytes:
+    """A completion's JSON after its id and created time, which alone differ between identical calls
+    (encoded once per distinct answer rather than on every call)."""
+    rest = json_bytes({
+        "model": model_id,
         "choices": [
             {
                 "index": index,
@@ -149,9 +158,10 @@ async def create(call: Call) -> Response:
         "service_tier": "default",
         "system_fingerprint": SYSTEM_FINGERPRINT,
     })
+    return rest[1:]  # without its opening brace
 
 
-def _stream(call: Call, admission: Admission, body: dict[str, Any], answers: list[tuple[list[str], str]],
+def _stream(call: Call, admission: Admission, body: dict[str, Any], answers: tuple[Answer, ...],
             completion_id: str, created: int) -> Response:
     include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
     fault = call.state.faults.take(ENDPOINT, ("stream_error",))

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from keylab.keys import looks_real, mask_like_openai
 from keylab.pricing import ModelPrice, get_model
@@ -60,8 +60,19 @@ class Call:
         headers.update(self.headers)
         return headers
 
-    def json(self, body: Any, status: int = 200) -> JSONResponse:
-        return JSONResponse(body, status_code=status, headers=self.base_headers())
+    def json(self, body: Any, status: int = 200) -> Response:
+        """A JSON answer with this call's headers; `body` may be JSON already encoded (bytes)."""
+        content = body if isinstance(body, bytes) else json_bytes(body)
+        return Response(content, status_code=status, headers=self.base_headers(), media_type="application/json")
+
+
+# Starlette's JSONResponse settings (compact, UTF-8, no NaN), with the encoder built once.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+
+
+def json_bytes(value: Any) -> bytes:
+    """`value` as the compact UTF-8 JSON the sandbox answers with."""
+    return _ENCODER.encode(value).encode("utf-8")
 
 
 Handler = Callable[[Call], Awaitable[Response]]
@@ -110,19 +121,36 @@ async def _apply_faults(call: Call) -> None:
         raise ApiError(failure.kind)
 
 
-def bearer_token(request: Request) -> str | None:
-    header = request.headers.get("authorization")
-    if not header:
+_AUTH_HEADERS = (b"authorization", b"openai-organization", b"openai-project")
+
+
+def auth_headers(request: Request) -> tuple[str | None, str | None, str | None]:
+    """Authorization, OpenAI-Organization and OpenAI-Project, read in one pass over the raw headers
+    (every request needs all three; Starlette's Headers would scan and decode the list once per name).
+    ASGI servers hand header names over lower-cased; the first of repeated headers wins, as in Headers.get."""
+    found: list[str | None] = [None, None, None]
+    for name, value in request.scope["headers"]:
+        if name in _AUTH_HEADERS:
+            index = _AUTH_HEADERS.index(name)
+            if found[index] is None:
+                found[index] = value.decode("latin-1")
+    return found[0], found[1], found[2]
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    """The key in an Authorization header: after "Bearer ", or the whole value for any other scheme."""
+    if not authorization:
         return None
-    scheme, _, token = header.partition(" ")
+    scheme, _, token = authorization.partition(" ")
     if scheme.lower() != "bearer":
-        return header
+        return authorization
     return token.strip()
 
 
 def authenticate(call: Call, *, admin: bool = False) -> KeyRecord:
     """The key record of the request, or the 401 the real API sends. A real key is never looked up."""
-    token = bearer_token(call.request)
+    authorization, org_header, project_header = auth_headers(call.request)
+    token = bearer_token(authorization)
     if not token:
         raise ApiError("missing_api_key")
     if looks_real(token):
@@ -130,10 +158,8 @@ def authenticate(call: Call, *, admin: bool = False) -> KeyRecord:
     key = find_key(call.state.store, call.state.clock, token)
     if key is None:
         raise ApiError("invalid_api_key", masked=mask_like_openai(token))
-    org_header = call.request.headers.get("openai-organization")
     if org_header and org_header != key.org_id:
         raise ApiError("mismatched_organization")
-    project_header = call.request.headers.get("openai-project")
     if project_header and key.project_id and project_header != key.project_id:
         raise ApiError("mismatched_project")
     if admin and key.kind != "admin":
@@ -155,6 +181,10 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
+# Built once: json.loads(raw, parse_constant=...) would build a new decoder for every request.
+_DECODER = json.JSONDecoder(parse_constant=_no_constant)
+
+
 # A \uD800-\uDFFF escape in the raw body: the only way a lone surrogate gets into a str.
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89abAB]")
 
@@ -166,7 +196,8 @@ def parse_json(raw: bytes) -> Any:
     cannot be encoded back to UTF-8 or that would exhaust the recursion limit.
     """
     try:
-        value = json.loads(raw, parse_constant=_no_constant)
+        # As json.loads reads bytes: UTF-8, -16 or -32 by their first bytes.
+        value = _DECODER.decode(raw.decode(json.detect_encoding(raw), "surrogatepass"))
         if _SURROGATE_ESCAPE.search(raw):
             json.dumps(value, ensure_ascii=False).encode("utf-8")
     except (ValueError, UnicodeError, RecursionError):

@@ -19,6 +19,11 @@ _cost_of = functools.lru_cache(maxsize=4096)(cost_of)
 
 
 @functools.lru_cache(maxsize=4096)
+def _max_cost_pico(model: ModelPrice, prompt_tokens: int, max_output_tokens: int) -> int:
+    return cost_of(model, prompt_tokens, max_output_tokens).total_pico
+
+
+@functools.lru_cache(maxsize=4096)
 def _key_limits(project: Limits, rpm: int | None, tpm: int | None) -> Limits:
     """A key's own bucket: its limits, or the project's where it sets none."""
     return Limits(rpm or project.rpm, tpm or project.tpm)
@@ -49,8 +54,7 @@ def admit(call: Call, model: ModelPrice, prompt_tokens: int, max_output_tokens: 
         now=state.clock.now(), model=model.id, org_id=key.org_id, checks=checks, tokens=estimated
     )
     call.headers.update(snapshot.headers())
-    max_cost = _cost_of(model, prompt_tokens, max_output_tokens).total_pico
-    reservation = state.billing.reserve(key, max_cost)
+    reservation = state.billing.reserve(key, _max_cost_pico(model, prompt_tokens, max_output_tokens))
     return Admission(model, prompt_tokens, estimated, checks, reservation)
 
 
