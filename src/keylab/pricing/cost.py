@@ -8,6 +8,7 @@ per token.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -33,7 +34,21 @@ class Cost:
     def total_usd(self) -> Decimal:
         return self.input_usd + self.cached_usd + self.output_usd
 
-    @property
+    # Whole picodollars, as the sandbox stores them: each part and the total rounded on its own.
+    # Cached: a Cost never changes, and the sandbox reads these several times per billed call.
+    @functools.cached_property
+    def input_pico(self) -> int:
+        return to_pico(self.input_usd)
+
+    @functools.cached_property
+    def cached_pico(self) -> int:
+        return to_pico(self.cached_usd)
+
+    @functools.cached_property
+    def output_pico(self) -> int:
+        return to_pico(self.output_usd)
+
+    @functools.cached_property
     def total_pico(self) -> int:
         return to_pico(self.total_usd)
 

@@ -149,10 +149,14 @@ def count_text(text: str, model: str) -> TokenCount:
     return TokenCount(_count(text, enc), encoding_name_for(model), exact=enc is not None)
 
 
-def split_tokens(text: str, model: str) -> list[str]:
-    """`text` cut into token-sized pieces (real tokens when the encoding loads), for streaming."""
-    enc = get_encoding(model)
-    return list(_pieces(text, enc))
+_RESOLVE: Any = object()  # "look the encoding up": None is a valid encoding (approximate counts)
+
+
+def split_tokens(text: str, model: str, *, encoding: Any = _RESOLVE) -> tuple[str, ...]:
+    """`text` cut into token-sized pieces (real tokens when the encoding loads), for streaming.
+
+    encoding: `get_encoding(model)` when the caller already has it (the sandbox, per request)."""
+    return _pieces(text, get_encoding(model) if encoding is _RESOLVE else encoding)
 
 
 @functools.lru_cache(maxsize=512)
@@ -180,10 +184,12 @@ def _content_text(content: Any) -> str:
     return "" if content is None else str(content)
 
 
-def count_messages(messages: Iterable[Mapping[str, Any]], model: str) -> TokenCount:
-    """Prompt tokens for a list of chat messages, with the cookbook's per-message overhead."""
+def count_messages(messages: Iterable[Mapping[str, Any]], model: str, *, encoding: Any = _RESOLVE) -> TokenCount:
+    """Prompt tokens for a list of chat messages, with the cookbook's per-message overhead.
+
+    encoding: `get_encoding(model)` when the caller already has it (the sandbox, per request)."""
     name = encoding_name_for(model)
-    enc = get_encoding(model)  # once, not once per field (this runs on every chat request)
+    enc = get_encoding(model) if encoding is _RESOLVE else encoding  # once, not once per field
     total = 0
     exact = True
     for message in messages:

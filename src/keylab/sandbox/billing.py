@@ -17,15 +17,14 @@ and those were never billed.
 from __future__ import annotations
 
 import asyncio
-import functools
 import itertools
 import sqlite3
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from decimal import Decimal
+from typing import NamedTuple
 
-from keylab.pricing import Cost, format_usd, to_pico
+from keylab.pricing import Cost, format_usd
 from keylab.sandbox.accounts import KeyRecord
 from keylab.sandbox.clock import Clock
 from keylab.sandbox.errors import ApiError
@@ -35,28 +34,22 @@ from keylab.sandbox.store import Store
 QUOTA_VARIANTS = ("insufficient_quota", "credit_balance_exhausted")
 
 
-@dataclass(frozen=True)
-class Reservation:
+class Reservation(NamedTuple):
+    """A call's maximum cost, set aside while it runs."""
+
     id: int
     org_id: str
     project_id: str
     pico: int
 
 
-@dataclass(frozen=True)
-class Settled:
+class Settled(NamedTuple):
     """A billed call, handed to listeners (spend alerts)."""
 
     org_id: str
     project_id: str
     key_id: str
     cost_pico: int
-
-
-@functools.lru_cache(maxsize=4096)
-def _picos(cost: Cost) -> tuple[int, int, int, int]:
-    """A cost's input, cached, output and total in picodollars (Decimal rounding, done once per cost)."""
-    return to_pico(cost.input_usd), to_pico(cost.cached_usd), to_pico(cost.output_usd), cost.total_pico
 
 
 class Billing:
@@ -163,7 +156,7 @@ class Billing:
                 last_used = self._write_many(db, calls)
             self._last_used.update(last_used)  # only once committed: a rollback leaves it to rewrite
             for _, key, _, _, cost, _ in calls:
-                self._debited(key.org_id, _picos(cost)[3])
+                self._debited(key.org_id, cost.total_pico)
 
     def _write_many(self, db: sqlite3.Connection,
                     calls: list[tuple[Reservation, KeyRecord, str, str, Cost, int]]) -> dict[str, int]:
@@ -174,13 +167,12 @@ class Billing:
         debits: dict[str, int] = {}
         last_used: dict[str, int] = {}
         for reservation, key, request_id, endpoint, cost, now in calls:
-            input_pico, cached_pico, output_pico, total_pico = _picos(cost)
             rows.append((
                 request_id, key.org_id, reservation.project_id, key.id, endpoint, cost.model,
                 cost.input_tokens, cost.cached_tokens, cost.output_tokens,
-                input_pico, cached_pico, output_pico, total_pico, now,
+                cost.input_pico, cost.cached_pico, cost.output_pico, cost.total_pico, now,
             ))
-            debits[key.org_id] = debits.get(key.org_id, 0) + total_pico
+            debits[key.org_id] = debits.get(key.org_id, 0) + cost.total_pico
             last_used[key.id] = now
         db.executemany(
             "INSERT INTO usage (request_id, org_id, project_id, key_id, endpoint, model, input_tokens,"
@@ -197,7 +189,7 @@ class Billing:
         return written
 
     def _notify(self, reservation: Reservation, key: KeyRecord, cost: Cost) -> None:
-        event = Settled(key.org_id, reservation.project_id, key.id, _picos(cost)[3])
+        event = Settled(key.org_id, reservation.project_id, key.id, cost.total_pico)
         for listener in self.listeners:
             listener(event)
 

@@ -10,7 +10,7 @@ from typing import Any
 from starlette.responses import Response, StreamingResponse
 
 from keylab.pricing import count_messages
-from keylab.pricing.tokens import split_tokens
+from keylab.pricing.tokens import get_encoding, split_tokens
 from keylab.sandbox import simulate
 from keylab.sandbox.accounts import new_id
 from keylab.sandbox.api.common import (
@@ -63,15 +63,17 @@ def _check_messages(messages: list[Any]) -> None:
                            got=describe_type(content))
 
 
-@functools.lru_cache(maxsize=1024, typed=True)  # typed: 1 and 1.0 may pick different answers
-def _single_message_answer(prompt: str, model: str, seed: Any, temperature: Any, index: int) -> str:
-    return simulate.answer(prompt, model=model, seed=seed, temperature=temperature, index=index, context=[])
-
-
 Answer = tuple[tuple[str, ...], str]  # one choice: its token pieces and its finish_reason
 
 
-def _answers(body: dict[str, Any], model: str, limit: int | None) -> tuple[Answer, ...]:
+@functools.lru_cache(maxsize=1024, typed=True)  # typed: 1 and 1.0 may pick different answers
+def _single_message_pieces(prompt: str, model: str, seed: Any, temperature: Any, index: int,
+                           encoding: Any) -> tuple[str, ...]:
+    text = simulate.answer(prompt, model=model, seed=seed, temperature=temperature, index=index, context=[])
+    return split_tokens(text, model, encoding=encoding)
+
+
+def _answers(body: dict[str, Any], model: str, limit: int | None, encoding: Any) -> tuple[Answer, ...]:
     """Per choice: the answer's token pieces (cut at `limit`) and its finish_reason."""
     prompt = simulate.last_user_text(body["messages"])
     out = []
@@ -81,9 +83,9 @@ def _answers(body: dict[str, Any], model: str, limit: int | None) -> tuple[Answe
         if context:
             text = simulate.answer(prompt, model=model, seed=seed, temperature=temperature, index=index,
                                    context=context)
+            pieces = split_tokens(text, model, encoding=encoding)
         else:  # a single message, the usual request: its answer depends on validated scalars only
-            text = _single_message_answer(prompt, model, seed, temperature, index)
-        pieces = tuple(split_tokens(text, model))
+            pieces = _single_message_pieces(prompt, model, seed, temperature, index, encoding)
         if limit is not None and len(pieces) > limit:
             out.append((pieces[:limit], "length"))
         else:
@@ -118,14 +120,15 @@ async def create(call: Call) -> Response:
         raise ApiError("invalid_type", param="stream_options.include_usage", expected="a boolean",
                        got=describe_type(include_usage))
     limit = body.get("max_completion_tokens") or body.get("max_tokens")
-    prompt_tokens = count_messages(body["messages"], model.id).tokens
+    encoding = get_encoding(model.id)
+    prompt_tokens = count_messages(body["messages"], model.id, encoding=encoding).tokens
     if prompt_tokens > model.context_window:
         raise ApiError("context_length_exceeded", limit=model.context_window, tokens=prompt_tokens)
     n = body.get("n") or 1
     max_output = n * min(limit or simulate.MAX_ANSWER_TOKENS, simulate.MAX_ANSWER_TOKENS)
     admission = admit(call, model, prompt_tokens, max_output)
     try:
-        answers = _answers(body, model.id, limit)
+        answers = _answers(body, model.id, limit, encoding)
     except BaseException:
         release(call, admission)
         raise

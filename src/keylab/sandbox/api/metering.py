@@ -29,7 +29,7 @@ def _key_limits(project: Limits, rpm: int | None, tpm: int | None) -> Limits:
     return Limits(rpm or project.rpm, tpm or project.tpm)
 
 
-@dataclass
+@dataclass(slots=True)
 class Admission:
     model: ModelPrice
     prompt_tokens: int

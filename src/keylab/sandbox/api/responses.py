@@ -232,7 +232,7 @@ class Run:
     model: ModelPrice
     prompt: Prompt
     admission: Admission
-    pieces: list[str]
+    pieces: tuple[str, ...]
     cut: bool
     response_id: str = field(default_factory=lambda: new_id("resp_", 50))
     msg_id: str = field(default_factory=lambda: new_id("msg_", 50))
