@@ -1,6 +1,6 @@
 """Benchmark the keylab sandbox: cold start and chat-completion throughput.
 
-    .venv/bin/python bench/sandbox.py [--seconds 4] [--concurrency 50] [--runs 5]
+    .venv/bin/python bench/sandbox.py [--seconds 4] [--concurrency 50] [--runs 5] [--rounds 5]
 
 1. Cold start: in a fresh interpreter, the time from `import keylab.sandbox` to the first answered
    request (server start, one account created over the control plane) and to the first answered
@@ -10,8 +10,9 @@
    printed: with the tiktoken cache, the first completion waits for tiktoken to build its encoder.
 2. Throughput: chat completions per second over --concurrency keep-alive connections
    (a minimal asyncio HTTP/1.1 client; see `_hammer` for why not httpx.AsyncClient), against the sandbox and against a bare Starlette app with one JSON
-   endpoint, each served the same way (uvicorn, same settings, its own subprocess). Prints both
-   and their ratio.
+   endpoint, each served the same way (uvicorn, same settings, its own subprocess), in --rounds
+   interleaved rounds. Prints both, their ratio per round and the median ratio; on Linux also the
+   server's CPU time per request (steadier than req/s on a shared machine).
 
 Targets: ratio >= 0.6, cold start <= 0.3 s. Prints results only; asserts nothing.
 """
@@ -120,8 +121,19 @@ def cold_start(runs: int, tiktoken: bool, bytecode: bool, pyc_dir: str) -> tuple
     return first, chat
 
 
-async def _hammer(url: str, headers: dict[str, str], seconds: float, concurrency: int) -> float:
+def _cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of a process (Linux /proc; None elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def _hammer(url: str, headers: dict[str, str], seconds: float, concurrency: int,
+                  server_pid: int) -> tuple[float, float | None]:
     """`concurrency` keep-alive HTTP/1.1 connections, each sending requests back to back.
+    Returns requests per second and the server's CPU microseconds per request (None if unknown).
 
     A minimal asyncio client rather than httpx.AsyncClient: on the 2-CPU box this was written on,
     httpx's async pool topped out at 50-180 req/s even against the bare app (sync httpx: ~450/s on
@@ -160,14 +172,19 @@ async def _hammer(url: str, headers: dict[str, str], seconds: float, concurrency
     ready = asyncio.Event()
     tasks = [asyncio.ensure_future(worker()) for _ in range(concurrency)]
     await asyncio.sleep(0.5)
+    cpu_before = _cpu_seconds(server_pid)
     started = time.perf_counter()
     deadline = started + seconds
     ready.set()
     await asyncio.gather(*tasks)
-    return done / (time.perf_counter() - started)
+    elapsed = time.perf_counter() - started
+    cpu_after = _cpu_seconds(server_pid)
+    cpu_us = None if cpu_before is None or cpu_after is None or not done else (cpu_after - cpu_before) / done * 1e6
+    return done / elapsed, cpu_us
 
 
-def throughput(kind: str, seconds: float, concurrency: int) -> float:
+def throughput(kind: str, seconds: float, concurrency: int) -> tuple[float, float | None]:
+    """(requests per second, server CPU microseconds per request) for the "bare" app or the "sandbox"."""
     with tempfile.TemporaryDirectory(prefix="keylab-bench-") as data_dir:
         proc = subprocess.Popen([sys.executable, "-c", SERVE, kind, data_dir], env=_env(True),
                                 stdout=subprocess.PIPE, text=True)
@@ -192,7 +209,7 @@ def throughput(kind: str, seconds: float, concurrency: int) -> float:
                 _lift_project_limits(Path(data_dir), account["project_id"])
             else:
                 time.sleep(0.3)
-            return asyncio.run(_hammer(base + "/v1/chat/completions", headers, seconds, concurrency))
+            return asyncio.run(_hammer(base + "/v1/chat/completions", headers, seconds, concurrency, proc.pid))
         finally:
             proc.terminate()
             proc.wait(timeout=10)
@@ -210,7 +227,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=4.0)
     parser.add_argument("--concurrency", type=int, default=50)
-    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--runs", type=int, default=5, help="cold-start runs per variant")
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved throughput rounds (bare, sandbox)")
     args = parser.parse_args()
 
     print(f"python {sys.version.split()[0]} on {os.cpu_count()} CPUs")
@@ -224,12 +242,23 @@ def main() -> None:
                 for what, times in (("first answered request", first), ("first chat completion", chat)):
                     print(f"  to {what}, {label}: median {statistics.median(times):.3f} s "
                           f"(runs: {', '.join(f'{t:.3f}' for t in times)}; target <= 0.300 s)")
-    bare = throughput("bare", args.seconds, args.concurrency)
-    sandbox = throughput("sandbox", args.seconds, args.concurrency)
-    print(f"throughput at {args.concurrency} keep-alive connections, {args.seconds:.0f} s each:")
-    print(f"  bare Starlette JSON endpoint: {bare:8.0f} req/s")
-    print(f"  sandbox chat completions:     {sandbox:8.0f} req/s")
-    print(f"  ratio sandbox/bare:           {sandbox / bare:8.2f}   (target >= 0.60)")
+    # Interleaved rounds, medians: on a shared machine one run can be 20 % off either way.
+    print(f"throughput at {args.concurrency} keep-alive connections, {args.seconds:.0f} s per run, "
+          f"{args.rounds} interleaved rounds (req/s; server CPU per request):")
+    ratios, cpu_ratios = [], []
+    for round_ in range(1, args.rounds + 1):
+        bare, bare_cpu = throughput("bare", args.seconds, args.concurrency)
+        sandbox, sandbox_cpu = throughput("sandbox", args.seconds, args.concurrency)
+        ratios.append(sandbox / bare)
+        line = (f"  round {round_}: bare Starlette JSON endpoint {bare:6.0f} req/s, sandbox chat completions "
+                f"{sandbox:6.0f} req/s, ratio {sandbox / bare:.2f}")
+        if bare_cpu and sandbox_cpu:
+            cpu_ratios.append(bare_cpu / sandbox_cpu)
+            line += f"; server CPU {bare_cpu:.0f} vs {sandbox_cpu:.0f} us/request, ratio {bare_cpu / sandbox_cpu:.2f}"
+        print(line)
+    print(f"  median ratio sandbox/bare (throughput): {statistics.median(ratios):.2f}   (target >= 0.60)")
+    if cpu_ratios:
+        print(f"  median ratio bare/sandbox (server CPU per request): {statistics.median(cpu_ratios):.2f}")
 
 
 if __name__ == "__main__":

@@ -64,6 +64,7 @@ def _check_messages(messages: list[Any]) -> None:
 
 
 Answer = tuple[tuple[str, ...], str]  # one choice: its token pieces and its finish_reason
+_MEMO_MAX_PROMPT_CHARS = 2000
 
 
 @functools.lru_cache(maxsize=1024, typed=True)  # typed: 1 and 1.0 may pick different answers
@@ -79,13 +80,16 @@ def _answers(body: dict[str, Any], model: str, limit: int | None, encoding: Any)
     out = []
     context = body["messages"][:-1]
     seed, temperature = body.get("seed"), body.get("temperature")
+    # A single short message, the usual request: its answer depends on validated scalars only, so
+    # it is memoised (long prompts are not kept in memory).
+    memoised = not context and len(prompt) <= _MEMO_MAX_PROMPT_CHARS
     for index in range(body.get("n") or 1):
-        if context:
+        if memoised:
+            pieces = _single_message_pieces(prompt, model, seed, temperature, index, encoding)
+        else:
             text = simulate.answer(prompt, model=model, seed=seed, temperature=temperature, index=index,
                                    context=context)
             pieces = split_tokens(text, model, encoding=encoding)
-        else:  # a single message, the usual request: its answer depends on validated scalars only
-            pieces = _single_message_pieces(prompt, model, seed, temperature, index, encoding)
         if limit is not None and len(pieces) > limit:
             out.append((pieces[:limit], "length"))
         else:
