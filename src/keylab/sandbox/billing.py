@@ -142,10 +142,11 @@ class Billing:
         if balance is not None:
             balance[0] -= pico  # type: ignore[index]
 
-    def release(self, reservation: Reservation) -> None:
+    def release(self, *reservations: Reservation) -> None:
         with self._lock:
-            if self._reserved.pop(reservation.id, None) is not None:
-                self._add_reserved(reservation, -1)
+            for reservation in reservations:
+                if self._reserved.pop(reservation.id, None) is not None:
+                    self._add_reserved(reservation, -1)
 
     def _commit(self, calls: list[tuple[Reservation, KeyRecord, str, str, Cost, int]]) -> None:
         """Usage rows and debits of calls in one transaction, then the cached balances (under the
@@ -236,8 +237,8 @@ class Billing:
                     self._commit([call])
                 except Exception as error:
                     errors[index] = error
+        self.release(*(item[0] for item in items))
         for index, (reservation, key, _, _, cost, _, future) in enumerate(items):
-            self.release(reservation)
             if index in errors:
                 if not future.done():
                     future.set_exception(errors[index])

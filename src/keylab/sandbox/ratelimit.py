@@ -64,14 +64,23 @@ class Snapshot(NamedTuple):
     tokens: float
 
     def headers(self) -> dict[str, str]:
+        rpm, tpm = self.limits
         return {
-            "x-ratelimit-limit-requests": str(self.limits.rpm),
-            "x-ratelimit-limit-tokens": str(self.limits.tpm),
-            "x-ratelimit-remaining-requests": str(max(0, math.floor(self.limits.rpm - self.requests))),
-            "x-ratelimit-remaining-tokens": str(max(0, math.floor(self.limits.tpm - self.tokens))),
-            "x-ratelimit-reset-requests": go_duration(self.requests * WINDOW_S / self.limits.rpm),
-            "x-ratelimit-reset-tokens": go_duration(self.tokens * WINDOW_S / self.limits.tpm),
+            "x-ratelimit-limit-requests": str(rpm),
+            "x-ratelimit-limit-tokens": str(tpm),
+            "x-ratelimit-remaining-requests": str(max(0, math.floor(rpm - self.requests))),
+            "x-ratelimit-remaining-tokens": str(max(0, math.floor(tpm - self.tokens))),
+            "x-ratelimit-reset-requests": go_duration(self.requests * WINDOW_S / rpm),
+            "x-ratelimit-reset-tokens": go_duration(self.tokens * WINDOW_S / tpm),
         }
+
+
+class Grant(NamedTuple):
+    """A request `acquire` admitted: the buckets it counts in (settled afterwards) and its headers."""
+
+    buckets: list[tuple[_Bucket, Limits]]
+    tokens: int
+    snapshot: Snapshot
 
 
 class RateLimiter:
@@ -92,7 +101,7 @@ class RateLimiter:
 
     def acquire(
         self, *, now: float, model: str, org_id: str, checks: list[tuple[str, str, Limits]], tokens: int
-    ) -> Snapshot:
+    ) -> Grant:
         """Admit one request of `tokens` against every (scope, id, limits) or raise ApiError 429."""
         buckets = [(self._bucket((scope, ident, model), now, limits), limits) for scope, ident, limits in checks]
         for bucket, limits in buckets:
@@ -117,14 +126,14 @@ class RateLimiter:
             bucket.tokens += tokens
         # The headers describe the tightest of the limits that apply (a key limit below the project's).
         bucket, limits = min(buckets, key=lambda item: (item[1].rpm - item[0].requests, item[1].tpm - item[0].tokens))
-        return Snapshot(limits, bucket.requests, bucket.tokens)
+        return Grant(buckets, tokens, Snapshot(limits, bucket.requests, bucket.tokens))
 
-    def settle(self, *, now: float, model: str, checks: list[tuple[str, str, Limits]], estimated: int,
-               actual: int) -> None:
+    @staticmethod
+    def settle(grant: Grant, *, now: float, actual: int) -> None:
         """Replace a request's estimated tokens with what it really used."""
-        for scope, ident, limits in checks:
-            bucket = self._bucket((scope, ident, model), now, limits)
-            bucket.tokens = max(0.0, bucket.tokens + actual - estimated)
+        for bucket, limits in grant.buckets:
+            bucket.drain(now, limits)
+            bucket.tokens = max(0.0, bucket.tokens + actual - grant.tokens)
 
 
 def idle_headers(rpm: int | None = None, tpm: int | None = None) -> dict[str, str]:

@@ -11,16 +11,17 @@ from dataclasses import dataclass
 from keylab.pricing import Cost, ModelPrice, cost_of
 from keylab.sandbox.api.common import Call
 from keylab.sandbox.billing import Reservation
-from keylab.sandbox.ratelimit import Limits
+from keylab.sandbox.ratelimit import Grant, Limits, RateLimiter
 
 # Costs and limits depend only on their arguments (all immutable): computed once per distinct call
 # shape rather than with Decimal arithmetic and dataclass construction on every request.
+# Keyed by model id: a str hashes far faster than a ModelPrice (a dataclass of Decimals and dates).
 _cost_of = functools.lru_cache(maxsize=4096)(cost_of)
 
 
 @functools.lru_cache(maxsize=4096)
-def _max_cost_pico(model: ModelPrice, prompt_tokens: int, max_output_tokens: int) -> int:
-    return cost_of(model, prompt_tokens, max_output_tokens).total_pico
+def _max_cost_pico(model_id: str, prompt_tokens: int, max_output_tokens: int) -> int:
+    return cost_of(model_id, prompt_tokens, max_output_tokens).total_pico
 
 
 @functools.lru_cache(maxsize=4096)
@@ -33,8 +34,7 @@ def _key_limits(project: Limits, rpm: int | None, tpm: int | None) -> Limits:
 class Admission:
     model: ModelPrice
     prompt_tokens: int
-    estimated_tokens: int
-    checks: list[tuple[str, str, Limits]]
+    grant: Grant
     reservation: Reservation
 
 
@@ -49,24 +49,19 @@ def admit(call: Call, model: ModelPrice, prompt_tokens: int, max_output_tokens: 
     # a key limit it has the project's limits and can never be the one that refuses.
     checks = [("project", project_id, project_limits),
               ("key", key.id, _key_limits(project_limits, key.rpm_limit, key.tpm_limit))]
-    estimated = prompt_tokens + max_output_tokens
-    snapshot = state.limiter.acquire(
-        now=state.clock.now(), model=model.id, org_id=key.org_id, checks=checks, tokens=estimated
+    grant = state.limiter.acquire(
+        now=state.clock.now(), model=model.id, org_id=key.org_id, checks=checks, tokens=prompt_tokens + max_output_tokens
     )
-    call.headers.update(snapshot.headers())
-    reservation = state.billing.reserve(key, _max_cost_pico(model, prompt_tokens, max_output_tokens))
-    return Admission(model, prompt_tokens, estimated, checks, reservation)
+    call.headers.update(grant.snapshot.headers())
+    reservation = state.billing.reserve(key, _max_cost_pico(model.id, prompt_tokens, max_output_tokens))
+    return Admission(model, prompt_tokens, grant, reservation)
 
 
 def _real_cost(call: Call, admission: Admission, output_tokens: int) -> Cost:
     """The call's real cost; the rate-limit window gets its real token count."""
     assert call.key is not None
-    state = call.state
-    state.limiter.settle(
-        now=state.clock.now(), model=admission.model.id, checks=admission.checks,
-        estimated=admission.estimated_tokens, actual=admission.prompt_tokens + output_tokens,
-    )
-    return _cost_of(admission.model, admission.prompt_tokens, output_tokens)
+    RateLimiter.settle(admission.grant, now=call.state.clock.now(), actual=admission.prompt_tokens + output_tokens)
+    return _cost_of(admission.model.id, admission.prompt_tokens, output_tokens)
 
 
 def bill(call: Call, admission: Admission, *, output_tokens: int, endpoint: str) -> Cost:
