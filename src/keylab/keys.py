@@ -87,7 +87,8 @@ def key_prefix(key: str) -> str:
 
 def looks_real(key: str) -> bool:
     """True when the string carries the marker of a real OpenAI key."""
-    return bool(_REAL_KEY_RE.search(key))
+    # The substring test first: the sandbox asks this of every request's key, and nearly none has it.
+    return REAL_MARKER in key and bool(_REAL_KEY_RE.search(key))
 
 
 def looks_sandbox(key: str) -> bool:

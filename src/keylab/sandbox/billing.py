@@ -98,10 +98,11 @@ class Billing:
             balance, org_limit, project_limit = self._account(key.org_id, project_id)
             if balance - self._reserved_for("org_id", key.org_id) <= 0:
                 raise ApiError(self.quota_variant)
-            for scope, ident, attr, cents, error in (
+            limits = () if org_limit is None and project_limit is None else (  # none set: the usual case
                 ("organization", key.org_id, "org_id", org_limit, "organization_spend_limit_exceeded"),
                 ("project", project_id, "project_id", project_limit, "project_spend_limit_exceeded"),
-            ):
+            )
+            for scope, ident, attr, cents, error in limits:
                 if cents is None:
                     continue
                 if self.month_spend_pico(scope, ident) + self._reserved_for(attr, ident) >= cents * PICO_PER_CENT:

@@ -32,7 +32,7 @@ def go_duration(seconds: float) -> str:
     return f"{minutes}m{rest}s"
 
 
-@dataclass
+@dataclass(slots=True)
 class _Bucket:
     """Requests and tokens used, draining continuously at limit/60 per second (a leaky bucket).
 
@@ -125,7 +125,7 @@ class RateLimiter:
             bucket.requests += 1
             bucket.tokens += tokens
         # The headers describe the tightest of the limits that apply (a key limit below the project's).
-        bucket, limits = min(buckets, key=lambda item: (item[1].rpm - item[0].requests, item[1].tpm - item[0].tokens))
+        bucket, limits = buckets[0] if len(buckets) == 1 else min(buckets, key=_headroom)
         return Grant(buckets, tokens, Snapshot(limits, bucket.requests, bucket.tokens))
 
     @staticmethod
@@ -134,6 +134,11 @@ class RateLimiter:
         for bucket, limits in grant.buckets:
             bucket.drain(now, limits)
             bucket.tokens = max(0.0, bucket.tokens + actual - grant.tokens)
+
+
+def _headroom(item: tuple[_Bucket, Limits]) -> tuple[float, float]:
+    bucket, limits = item
+    return limits.rpm - bucket.requests, limits.tpm - bucket.tokens
 
 
 def idle_headers(rpm: int | None = None, tpm: int | None = None) -> dict[str, str]:
