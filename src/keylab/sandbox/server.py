@@ -10,13 +10,11 @@ import socket
 import sys
 import tempfile
 import threading
-import time
 from pathlib import Path
 from types import TracebackType
 
 import uvicorn
 
-from keylab.paths import sandbox_data_dir
 from keylab.sandbox.app import create_app
 
 DEFAULT_HOST = "127.0.0.1"
@@ -24,10 +22,34 @@ DEFAULT_PORT = 8765
 
 
 def _config(app: object, host: str, port: int, log_level: str) -> uvicorn.Config:
+    """uvicorn's settings for the sandbox. The protocol, WebSocket and loop choices are named, not
+    "auto": start-up then probes for no optional package (httptools, websockets, wsproto, uvloop),
+    and the sandbox runs on the same stack in every install (h11, plain asyncio, and no WebSocket
+    handling, as it has no WebSocket route)."""
     return uvicorn.Config(
         app, host=host, port=port, log_level=log_level, access_log=False, lifespan="on",
         server_header=False, date_header=True, timeout_graceful_shutdown=1,
+        http="h11", ws="none", loop="asyncio",
     )
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, with an event set once it listens (or its thread ends), so a caller
+    waiting for the start wakes at once instead of polling `started`."""
+
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self.ready = threading.Event()
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        self.ready.set()
+
+    def run(self, sockets: list[socket.socket] | None = None) -> None:
+        try:
+            super().run(sockets=sockets)
+        finally:
+            self.ready.set()  # a failed start wakes the waiting caller too
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -65,7 +87,7 @@ class SandboxServer:
         self.port = sock.getsockname()[1]
         self.app = create_app(data_dir)
         self._sock = sock
-        self._server = uvicorn.Server(_config(self.app, host, self.port, "warning"))
+        self._server = _Server(_config(self.app, host, self.port, "warning"))
         self._server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
         self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]},
                                         name="keylab-sandbox", daemon=True)
@@ -85,11 +107,9 @@ class SandboxServer:
 
     def start(self, timeout: float = 10.0) -> SandboxServer:
         self._thread.start()
-        deadline = time.monotonic() + timeout
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the keylab sandbox did not start; see the messages above")
-            time.sleep(0.002)
+        self._server.ready.wait(timeout)
+        if not self._server.started:
+            raise RuntimeError("the keylab sandbox did not start; see the messages above")
         return self
 
     def stop(self) -> None:
@@ -122,6 +142,8 @@ def serve_in_background(data_dir: str | Path | None = None, port: int = 0, host:
 
 def run_foreground(data_dir: str | Path | None, host: str, port: int) -> int:
     """`keylab sandbox`: serve until Ctrl-C; the first stdout line is the base URL."""
+    from keylab.paths import sandbox_data_dir  # here: a background sandbox never needs it
+
     path = Path(data_dir).expanduser().resolve() if data_dir else sandbox_data_dir()
     sock = _bind(host, port)
     url = _url(host, sock.getsockname()[1])

@@ -2,36 +2,43 @@
 
 from __future__ import annotations
 
+import importlib
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from keylab.sandbox.billing import Billing, Settled
 from keylab.sandbox.clock import Clock
-from keylab.sandbox.dashboard import payments
-from keylab.sandbox.platform import alerts
 from keylab.sandbox.ratelimit import DEFAULT_RPM, DEFAULT_TPM, Limits, RateLimiter
 from keylab.sandbox.store import Store
 
 
-@dataclass
 class Fault:
-    """A failure the control plane staged for the next matching requests."""
+    """A failure the control plane staged for the next matching requests.
 
-    kind: str  # "server_error" | "overloaded" | "latency" | "stream_error"
-    remaining: int = 1
-    path: str | None = None  # e.g. "/v1/chat/completions"; None = any /v1 path
-    latency_ms: int = 0
+    A plain class, not a dataclass: a dataclass compiles its generated methods at import, ~1 ms
+    of every sandbox start. `vars(fault)` is its JSON form.
+    """
+
+    def __init__(self, kind: str, remaining: int = 1, path: str | None = None, latency_ms: int = 0) -> None:
+        self.kind = kind  # "server_error" | "overloaded" | "latency" | "stream_error"
+        self.remaining = remaining
+        self.path = path  # e.g. "/v1/chat/completions"; None = any /v1 path
+        self.latency_ms = latency_ms
 
     def matches(self, path: str) -> bool:
         return self.remaining > 0 and (self.path is None or self.path == path)
 
+    def __repr__(self) -> str:
+        return f"Fault({self.kind!r}, remaining={self.remaining}, path={self.path!r}, latency_ms={self.latency_ms})"
 
-@dataclass
+
 class Faults:
-    items: list[Fault] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    """The staged faults, in the order they were staged."""
+
+    def __init__(self) -> None:
+        self.items: list[Fault] = []
+        self.lock = threading.Lock()
 
     def take(self, path: str, kinds: tuple[str, ...]) -> Fault | None:
         """Use up one matching staged fault of one of `kinds`, if any."""
@@ -49,6 +56,24 @@ class Faults:
     def clear(self) -> None:
         with self.lock:
             self.items.clear()
+
+
+def _imported_listener(name: str, store: Store, clock: Clock) -> Callable[[Settled], None]:
+    """The listener `module:factory` (`name`) made for this sandbox on its first call.
+
+    Its module (the dashboard's payments, the platform's alerts) is imported only then, not at
+    start-up: a sandbox start and most calls never need it (see `_only_when`).
+    """
+    module, factory = name.split(":")
+    listener: Callable[[Settled], None] | None = None
+
+    def on_settled(settled: Settled) -> None:
+        nonlocal listener
+        if listener is None:
+            listener = getattr(importlib.import_module(module), factory)(store, clock)
+        listener(settled)
+
+    return on_settled
 
 
 def _only_when(store: Store, what: str, sql: str, listener: Callable[[Settled], None]) -> Callable[[Settled], None]:
@@ -78,11 +103,12 @@ class SandboxState:
             _only_when(self.store, "spend alerts",
                        "SELECT 1 FROM spend_alerts WHERE (scope = 'organization' AND scope_id = :org)"
                        " OR (scope = 'project' AND scope_id = :project) LIMIT 1",
-                       alerts.listener(self.store, self.clock)),
+                       _imported_listener("keylab.sandbox.platform.alerts:listener", self.store, self.clock)),
             _only_when(self.store, "auto-recharge",
                        "SELECT 1 FROM billing_settings WHERE org_id = :org AND auto_recharge = 1"
                        " AND card_last4 IS NOT NULL",
-                       payments.recharge_listener(self.store, self.clock)),
+                       _imported_listener("keylab.sandbox.dashboard.payments:recharge_listener",
+                                          self.store, self.clock)),
         ]
         self.limiter = RateLimiter()
         self.faults = Faults()

@@ -115,6 +115,7 @@ def endpoint(handler: Handler, *, scopes: tuple[str, ...] = (), admin: bool = Fa
             log.exception("unexpected error on %s %s", request.method, request.url.path)
             return error_response(ApiError("server_error"), call.base_headers())
 
+    route.answers_every_error = True  # type: ignore[attr-defined]  # see app.SandboxApp
     return route
 
 
