@@ -19,9 +19,8 @@ import os
 import tempfile
 import threading
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 _BLOB = "https://openaipublic.blob.core.windows.net/encodings/{}.tiktoken"
 TOKENS_PER_MESSAGE = 3
@@ -34,9 +33,8 @@ _CL100K_PREFIXES = ("gpt-4-", "gpt-3.5", "text-embedding-", "gpt-4")
 _O200K_EXCEPTIONS = ("gpt-4o", "gpt-4.1")
 
 
-@dataclass(frozen=True)
-class TokenCount:
-    """A token count and how much to trust it."""
+class TokenCount(NamedTuple):
+    """A token count and how much to trust it. (A NamedTuple: the sandbox makes one per request.)"""
 
     tokens: int
     encoding: str

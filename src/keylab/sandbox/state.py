@@ -6,7 +6,9 @@ import importlib
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+from keylab.pricing.tokens import get_encoding
 from keylab.sandbox.billing import Billing, Settled
 from keylab.sandbox.clock import Clock
 from keylab.sandbox.ratelimit import DEFAULT_RPM, DEFAULT_TPM, Limits, RateLimiter
@@ -94,6 +96,9 @@ def _only_when(store: Store, what: str, sql: str, listener: Callable[[Settled], 
     return on_settled
 
 
+_UNRESOLVED = object()
+
+
 class SandboxState:
     def __init__(self, data_dir: str | Path) -> None:
         self.store = Store(data_dir)
@@ -112,6 +117,18 @@ class SandboxState:
         ]
         self.limiter = RateLimiter()
         self.faults = Faults()
+        self._encodings: dict[str, Any] = {}
+
+    def encoding_for(self, model: str) -> Any | None:
+        """tiktoken's encoding for `model`, as this sandbox counts with it (None: approximate counts).
+
+        Resolved once per model for the server's run (the first call waits for the start-up
+        preload), rather than from the environment on every request as `get_encoding` does.
+        """
+        encoding = self._encodings.get(model, _UNRESOLVED)
+        if encoding is _UNRESOLVED:
+            encoding = self._encodings[model] = get_encoding(model)
+        return encoding
 
     def project_limits(self, project_id: str, model: str) -> Limits:
         cache = self.store.cache(external=False)  # emptied by any write to the limits (see Store.cache)

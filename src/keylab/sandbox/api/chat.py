@@ -10,7 +10,7 @@ from typing import Any
 from starlette.responses import Response, StreamingResponse
 
 from keylab.pricing import count_messages
-from keylab.pricing.tokens import get_encoding, split_tokens
+from keylab.pricing.tokens import split_tokens
 from keylab.sandbox import simulate
 from keylab.sandbox.accounts import new_id
 from keylab.sandbox.api.common import (
@@ -124,7 +124,7 @@ async def create(call: Call) -> Response:
         raise ApiError("invalid_type", param="stream_options.include_usage", expected="a boolean",
                        got=describe_type(include_usage))
     limit = body.get("max_completion_tokens") or body.get("max_tokens")
-    encoding = get_encoding(model.id)
+    encoding = call.state.encoding_for(model.id)
     prompt_tokens = count_messages(body["messages"], model.id, encoding=encoding).tokens
     if prompt_tokens > model.context_window:
         raise ApiError("context_length_exceeded", limit=model.context_window, tokens=prompt_tokens)
