@@ -65,7 +65,8 @@ class Billing:
         self.listeners: list[Callable[[Settled], None]] = []
         self._last_used: dict[str, int] = {}
         self._batch_lock = threading.Lock()
-        self._batch: tuple[asyncio.AbstractEventLoop, list[tuple]] | None = None  # see settle_async
+        # (loop, calls, their futures) of the calls settling in the current loop turn: see settle_async
+        self._batch: tuple[asyncio.AbstractEventLoop, list[tuple], list[asyncio.Future[None]]] | None = None
 
     @property
     def quota_variant(self) -> str:
@@ -155,16 +156,17 @@ class Billing:
         with self.store.lock:
             # config=False: a usage row and a balance change leave cached configuration valid.
             with self.store.transaction(config=False) as db:
-                last_used = self._write_many(db, calls)
+                debits, last_used = self._write_many(db, calls)
             self._last_used.update(last_used)  # only once committed: a rollback leaves it to rewrite
-            for _, key, _, _, cost, _ in calls:
-                self._debited(key.org_id, cost.total_pico)
+            for org_id, pico in debits.items():
+                self._debited(org_id, pico)
 
     def _write_many(self, db: sqlite3.Connection,
-                    calls: list[tuple[Reservation, KeyRecord, str, str, Cost, int]]) -> dict[str, int]:
+                    calls: list[tuple[Reservation, KeyRecord, str, str, Cost, int]]
+                    ) -> tuple[dict[str, int], dict[str, int]]:
         """Usage rows and debits of calls, inside the caller's transaction: one row per call, one
         debit per organization (the sum of its calls' costs: integers, so exactly the same).
-        Returns the last_used_at values written, by key id."""
+        Returns the debits by organization and the last_used_at values written, by key id."""
         rows = []
         debits: dict[str, int] = {}
         last_used: dict[str, int] = {}
@@ -186,9 +188,10 @@ class Billing:
             db.execute("UPDATE organizations SET balance_pico = balance_pico - ? WHERE id = ?", (pico, org_id))
         written = {key_id: now for key_id, now in last_used.items()
                    if self._last_used.get(key_id) != now}  # "last used" has one-second resolution
-        db.executemany("UPDATE api_keys SET last_used_at = ? WHERE id = ?",
-                       [(now, key_id) for key_id, now in written.items()])
-        return written
+        if written:
+            db.executemany("UPDATE api_keys SET last_used_at = ? WHERE id = ?",
+                           [(now, key_id) for key_id, now in written.items()])
+        return debits, written
 
     def _notify(self, reservation: Reservation, key: KeyRecord, cost: Cost) -> None:
         event = Settled(key.org_id, reservation.project_id, key.id, cost.total_pico)
@@ -212,22 +215,22 @@ class Billing:
         caller answers), or raises what settling this call raised."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[None] = loop.create_future()
-        item = (reservation, key, request_id, endpoint, cost, self.clock.now_s(), future)
+        call = (reservation, key, request_id, endpoint, cost, self.clock.now_s())
         with self._batch_lock:
             batch = self._batch
             if batch is None or batch[0] is not loop:
-                batch = self._batch = (loop, [])
+                batch = self._batch = (loop, [], [])
                 loop.call_soon(self._flush, batch)
-            batch[1].append(item)
+            batch[1].append(call)
+            batch[2].append(future)
         await future  # a cancelled request still gets its call billed: _flush does not depend on it
 
-    def _flush(self, batch: tuple[asyncio.AbstractEventLoop, list[tuple]]) -> None:
+    def _flush(self, batch: tuple[asyncio.AbstractEventLoop, list[tuple], list[asyncio.Future[None]]]) -> None:
         with self._batch_lock:
             if self._batch is batch:
                 self._batch = None
-        items = batch[1]
+        _, calls, futures = batch
         errors: dict[int, BaseException] = {}
-        calls = [item[:6] for item in items]
         try:
             self._commit(calls)
         except Exception:
@@ -238,8 +241,8 @@ class Billing:
                     self._commit([call])
                 except Exception as error:
                     errors[index] = error
-        self.release(*(item[0] for item in items))
-        for index, (reservation, key, _, _, cost, _, future) in enumerate(items):
+        self.release(*(call[0] for call in calls))
+        for index, ((reservation, key, _, _, cost, _), future) in enumerate(zip(calls, futures, strict=True)):
             if index in errors:
                 if not future.done():
                     future.set_exception(errors[index])

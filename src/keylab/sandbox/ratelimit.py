@@ -64,14 +64,15 @@ class Snapshot(NamedTuple):
     tokens: float
 
     def headers(self) -> dict[str, str]:
-        rpm, tpm = self.limits
+        (rpm, tpm), requests, tokens = self
+        left_requests, left_tokens = rpm - requests, tpm - tokens  # whole numbers left, rounded down
         return {
             "x-ratelimit-limit-requests": str(rpm),
             "x-ratelimit-limit-tokens": str(tpm),
-            "x-ratelimit-remaining-requests": str(max(0, math.floor(rpm - self.requests))),
-            "x-ratelimit-remaining-tokens": str(max(0, math.floor(tpm - self.tokens))),
-            "x-ratelimit-reset-requests": go_duration(self.requests * WINDOW_S / rpm),
-            "x-ratelimit-reset-tokens": go_duration(self.tokens * WINDOW_S / tpm),
+            "x-ratelimit-remaining-requests": str(int(left_requests)) if left_requests > 0 else "0",
+            "x-ratelimit-remaining-tokens": str(int(left_tokens)) if left_tokens > 0 else "0",
+            "x-ratelimit-reset-requests": go_duration(requests * WINDOW_S / rpm),
+            "x-ratelimit-reset-tokens": go_duration(tokens * WINDOW_S / tpm),
         }
 
 
@@ -92,19 +93,19 @@ class RateLimiter:
     def reset(self) -> None:
         self._buckets.clear()
 
-    def _bucket(self, key: tuple[str, str, str], now: float, limits: Limits) -> _Bucket:
-        bucket = self._buckets.get(key)
-        if bucket is None:
-            bucket = self._buckets[key] = _Bucket(at=now)
-        bucket.drain(now, limits)
-        return bucket
-
     def acquire(
         self, *, now: float, model: str, org_id: str, checks: list[tuple[str, str, Limits]], tokens: int
     ) -> Grant:
-        """Admit one request of `tokens` against every (scope, id, limits) or raise ApiError 429."""
-        buckets = [(self._bucket((scope, ident, model), now, limits), limits) for scope, ident, limits in checks]
-        for bucket, limits in buckets:
+        """Admit one request of `tokens` against every (scope, id, limits) or raise ApiError 429.
+
+        Written flat (no helper calls per bucket): it runs on every model call."""
+        buckets: list[tuple[_Bucket, Limits]] = []
+        for scope, ident, limits in checks:
+            key = (scope, ident, model)
+            bucket = self._buckets.get(key)
+            if bucket is None:
+                bucket = self._buckets[key] = _Bucket(at=now)
+            bucket.drain(now, limits)
             if tokens > limits.tpm:
                 raise ApiError("request_too_large", model=model, org=org_id, limit=limits.tpm, requested=tokens)
             if bucket.requests + 1 > limits.rpm:
@@ -121,24 +122,29 @@ class RateLimiter:
                     requested=tokens, wait=go_duration(wait),
                     headers=_retry_headers(wait, Snapshot(limits, bucket.requests, bucket.tokens)),
                 )
-        for bucket, _ in buckets:
+            buckets.append((bucket, limits))
+        # Count the request in every bucket; the headers describe the tightest of the limits that
+        # apply (a key limit below the project's): least room for requests, then for tokens.
+        tightest: tuple[float, float] | None = None
+        for bucket, limits in buckets:
             bucket.requests += 1
             bucket.tokens += tokens
-        # The headers describe the tightest of the limits that apply (a key limit below the project's).
-        bucket, limits = buckets[0] if len(buckets) == 1 else min(buckets, key=_headroom)
-        return Grant(buckets, tokens, Snapshot(limits, bucket.requests, bucket.tokens))
+            room = (limits.rpm - bucket.requests, limits.tpm - bucket.tokens)
+            if tightest is None or room < tightest:
+                tightest, snapshot = room, Snapshot(limits, bucket.requests, bucket.tokens)
+        return Grant(buckets, tokens, snapshot)
 
     @staticmethod
     def settle(grant: Grant, *, now: float, actual: int) -> None:
-        """Replace a request's estimated tokens with what it really used."""
+        """Replace a request's estimated tokens with what it really used.
+
+        Used never exceeds estimated, so the tokens come off without draining first: two
+        subtractions clamped at zero give the same result in either order."""
+        unused = grant.tokens - actual
         for bucket, limits in grant.buckets:
-            bucket.drain(now, limits)
-            bucket.tokens = max(0.0, bucket.tokens + actual - grant.tokens)
-
-
-def _headroom(item: tuple[_Bucket, Limits]) -> tuple[float, float]:
-    bucket, limits = item
-    return limits.rpm - bucket.requests, limits.tpm - bucket.tokens
+            if unused < 0:  # more than estimated (not expected): count it after draining
+                bucket.drain(now, limits)
+            bucket.tokens = max(0.0, bucket.tokens - unused)
 
 
 def idle_headers(rpm: int | None = None, tpm: int | None = None) -> dict[str, str]:
