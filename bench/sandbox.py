@@ -1,6 +1,6 @@
 """Benchmark the keylab sandbox: cold start and chat-completion throughput.
 
-    .venv/bin/python bench/sandbox.py [--seconds 4] [--concurrency 50] [--runs 5] [--rounds 5]
+    .venv/bin/python bench/sandbox.py [--seconds 6] [--concurrency 50] [--runs 5] [--rounds 3] [--slices 10]
 
 1. Cold start: in a fresh interpreter, the time from `import keylab.sandbox` to the first answered
    request (server start, one account created over the control plane) and to the first answered
@@ -8,11 +8,13 @@
    encoding cache (exact vs approximate token counts), and with modules loaded from cached bytecode
    (as installed) vs compiled from source on every start (PYTHONDONTWRITEBYTECODE=1). All are
    printed: with the tiktoken cache, the first completion waits for tiktoken to build its encoder.
-2. Throughput: chat completions per second over --concurrency keep-alive connections
-   (a minimal asyncio HTTP/1.1 client; see `_hammer` for why not httpx.AsyncClient), against the sandbox and against a bare Starlette app with one JSON
-   endpoint, each served the same way (uvicorn, same settings, its own subprocess), in --rounds
-   interleaved rounds. Prints both, their ratio per round and the median ratio; on Linux also the
-   server's CPU time per request (steadier than req/s on a shared machine).
+2. Throughput: chat completions per second over --concurrency keep-alive connections (a minimal
+   asyncio HTTP/1.1 client; see `_Target` for why not httpx.AsyncClient), against the sandbox and
+   against a bare Starlette app with one JSON endpoint, each served the same way (uvicorn, same
+   settings, its own subprocess). Both servers run at once and the load alternates between them in
+   --slices short slices, so drifts in the machine's speed (other jobs, CPU frequency) hit both
+   alike; --rounds rounds with fresh servers. Prints both rates, their ratio per round and the
+   median; on Linux also each server's CPU time per request.
 
 Targets: ratio >= 0.6, cold start <= 0.3 s. Prints results only; asserts nothing.
 """
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import socket
@@ -30,6 +33,7 @@ import sys
 import tempfile
 import textwrap
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -39,7 +43,7 @@ TIKTOKEN_CACHE = ROOT.parent / "shared" / "tiktoken-cache"
 BODY = {"model": "gpt-6-luna", "messages": [{"role": "user", "content": "hello"}]}
 
 COLD_START = textwrap.dedent("""
-    import http.client, json, sys, time
+    import encodings.idna, http.client, json, sys, time  # idna: the client's name lookup, not the server's
     data_dir = sys.argv[1]
     started = time.perf_counter()
     import keylab.sandbox
@@ -130,25 +134,35 @@ def _cpu_seconds(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def _hammer(url: str, headers: dict[str, str], seconds: float, concurrency: int,
-                  server_pid: int) -> tuple[float, float | None]:
-    """`concurrency` keep-alive HTTP/1.1 connections, each sending requests back to back.
-    Returns requests per second and the server's CPU microseconds per request (None if unknown).
+class _Target:
+    """One server under load: `concurrency` keep-alive HTTP/1.1 connections sending the same
+    request back to back (a minimal asyncio client rather than httpx.AsyncClient: on the 2-CPU box
+    this was written on, httpx's async pool topped out at 50-180 req/s even against the bare app,
+    so it measured itself, not the server; the bytes on the wire are the same)."""
 
-    A minimal asyncio client rather than httpx.AsyncClient: on the 2-CPU box this was written on,
-    httpx's async pool topped out at 50-180 req/s even against the bare app (sync httpx: ~450/s on
-    one connection), so it measured itself, not the server. The bytes on the wire are the same.
-    """
-    parsed = httpx.URL(url)
-    payload = json.dumps(BODY).encode()
-    head = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
-    request = (f"POST {parsed.raw_path.decode()} HTTP/1.1\r\nHost: {parsed.host}:{parsed.port}\r\n"
-               f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n{head}\r\n").encode() + payload
-    done = 0
-    deadline = 0.0
+    def __init__(self, url: str, headers: dict[str, str], pid: int) -> None:
+        parsed = httpx.URL(url)
+        payload = json.dumps(BODY).encode()
+        head = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+        self.request = (f"POST {parsed.raw_path.decode()} HTTP/1.1\r\nHost: {parsed.host}:{parsed.port}\r\n"
+                        f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n{head}\r\n"
+                        ).encode() + payload
+        self.host, self.port, self.pid = parsed.host, parsed.port, pid
+        self.connections: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+        self.done = 0
+        self.elapsed = 0.0
+        self.cpu = 0.0
 
-    async def one(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        writer.write(request)
+    async def open(self, concurrency: int) -> None:
+        for _ in range(concurrency):
+            reader, writer = await asyncio.open_connection(self.host, self.port)
+            writer.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            self.connections.append((reader, writer))
+        for _ in range(5):  # warm-up: tokenizer loaded, caches filled
+            await asyncio.gather(*(self._one(reader, writer) for reader, writer in self.connections))
+
+    async def _one(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(self.request)
         status = await reader.readline()
         length = 0
         while (line := await reader.readline()) not in (b"\r\n", b""):
@@ -158,33 +172,46 @@ async def _hammer(url: str, headers: dict[str, str], seconds: float, concurrency
         if b" 200 " not in status:
             raise RuntimeError(f"unexpected answer: {status!r}")
 
-    async def worker() -> None:
-        nonlocal done
-        reader, writer = await asyncio.open_connection(parsed.host, parsed.port)
-        writer.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        await one(reader, writer)  # warm-up: connection open, tokenizer loaded
-        await ready.wait()
-        while time.perf_counter() < deadline:
-            await one(reader, writer)
-            done += 1
-        writer.close()
+    async def run(self, seconds: float) -> None:
+        """Load for `seconds`, adding to the totals (requests, time, the server's CPU time)."""
+        deadline = time.perf_counter() + seconds
 
-    ready = asyncio.Event()
-    tasks = [asyncio.ensure_future(worker()) for _ in range(concurrency)]
-    await asyncio.sleep(0.5)
-    cpu_before = _cpu_seconds(server_pid)
-    started = time.perf_counter()
-    deadline = started + seconds
-    ready.set()
-    await asyncio.gather(*tasks)
-    elapsed = time.perf_counter() - started
-    cpu_after = _cpu_seconds(server_pid)
-    cpu_us = None if cpu_before is None or cpu_after is None or not done else (cpu_after - cpu_before) / done * 1e6
-    return done / elapsed, cpu_us
+        async def worker(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> int:
+            count = 0
+            while time.perf_counter() < deadline:
+                await self._one(reader, writer)
+                count += 1
+            return count
+
+        cpu_before = _cpu_seconds(self.pid)
+        started = time.perf_counter()
+        counts = await asyncio.gather(*(worker(reader, writer) for reader, writer in self.connections))
+        self.elapsed += time.perf_counter() - started
+        cpu_after = _cpu_seconds(self.pid)
+        self.done += sum(counts)
+        if cpu_before is not None and cpu_after is not None:
+            self.cpu += cpu_after - cpu_before
+
+    def close(self) -> None:
+        for _, writer in self.connections:
+            writer.close()
 
 
-def throughput(kind: str, seconds: float, concurrency: int) -> tuple[float, float | None]:
-    """(requests per second, server CPU microseconds per request) for the "bare" app or the "sandbox"."""
+async def _alternate(targets: list[_Target], seconds: float, concurrency: int, slices: int) -> None:
+    """Load each target in turn, `slices` times, seconds/slices each: the machine's speed drifts
+    (other jobs, CPU frequency), and short alternating slices let both servers share the drift."""
+    for target in targets:
+        await target.open(concurrency)
+    for _ in range(slices):
+        for target in targets:
+            await target.run(seconds / slices)
+    for target in targets:
+        target.close()
+
+
+@contextlib.contextmanager
+def _server(kind: str) -> Iterator[tuple[str, dict[str, str], int]]:
+    """A server of the "bare" app or the "sandbox" in a subprocess: (base URL, request headers, pid)."""
     with tempfile.TemporaryDirectory(prefix="keylab-bench-") as data_dir:
         proc = subprocess.Popen([sys.executable, "-c", SERVE, kind, data_dir], env=_env(True),
                                 stdout=subprocess.PIPE, text=True)
@@ -197,7 +224,7 @@ def throughput(kind: str, seconds: float, concurrency: int) -> tuple[float, floa
                 token = "kl-op-" + (Path(data_dir) / "operator_token").read_text().strip()
                 for _ in range(100):  # the server may still be starting
                     try:
-                        account = httpx.post(base + "/sandbox/accounts", json={"credits_usd": "1000"},
+                        account = httpx.post(base + "/sandbox/accounts", json={"credits_usd": "1000000"},
                                              headers={"Authorization": f"Bearer {token}"}).json()
                         break
                     except httpx.ConnectError:
@@ -209,10 +236,19 @@ def throughput(kind: str, seconds: float, concurrency: int) -> tuple[float, floa
                 _lift_project_limits(Path(data_dir), account["project_id"])
             else:
                 time.sleep(0.3)
-            return asyncio.run(_hammer(base + "/v1/chat/completions", headers, seconds, concurrency, proc.pid))
+            yield base, headers, proc.pid
         finally:
             proc.terminate()
             proc.wait(timeout=10)
+
+
+def throughput(seconds: float, concurrency: int, slices: int) -> dict[str, tuple[float, float | None]]:
+    """{"bare"|"sandbox": (requests per second, server CPU microseconds per request or None)}."""
+    with _server("bare") as bare, _server("sandbox") as sandbox:
+        targets = {name: _Target(base + "/v1/chat/completions", headers, pid)
+                   for name, (base, headers, pid) in (("bare", bare), ("sandbox", sandbox))}
+        asyncio.run(_alternate(list(targets.values()), seconds, concurrency, slices))
+    return {name: (t.done / t.elapsed, t.cpu / t.done * 1e6 if t.cpu else None) for name, t in targets.items()}
 
 
 def _lift_project_limits(data_dir: Path, project_id: str) -> None:
@@ -225,10 +261,11 @@ def _lift_project_limits(data_dir: Path, project_id: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--seconds", type=float, default=4.0)
+    parser.add_argument("--seconds", type=float, default=6.0, help="load time per server and round")
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--runs", type=int, default=5, help="cold-start runs per variant")
-    parser.add_argument("--rounds", type=int, default=5, help="interleaved throughput rounds (bare, sandbox)")
+    parser.add_argument("--rounds", type=int, default=3, help="throughput rounds (fresh servers each)")
+    parser.add_argument("--slices", type=int, default=10, help="alternating load slices per round")
     args = parser.parse_args()
 
     print(f"python {sys.version.split()[0]} on {os.cpu_count()} CPUs")
@@ -242,16 +279,15 @@ def main() -> None:
                 for what, times in (("first answered request", first), ("first chat completion", chat)):
                     print(f"  to {what}, {label}: median {statistics.median(times):.3f} s "
                           f"(runs: {', '.join(f'{t:.3f}' for t in times)}; target <= 0.300 s)")
-    # Interleaved rounds, medians: on a shared machine one run can be 20 % off either way.
-    print(f"throughput at {args.concurrency} keep-alive connections, {args.seconds:.0f} s per run, "
-          f"{args.rounds} interleaved rounds (req/s; server CPU per request):")
+    print(f"throughput at {args.concurrency} keep-alive connections: bare Starlette JSON endpoint vs sandbox chat "
+          f"completions, both servers up, load alternating between them in {args.slices} slices of "
+          f"{args.seconds / args.slices:.2f} s each, {args.rounds} rounds:")
     ratios, cpu_ratios = [], []
     for round_ in range(1, args.rounds + 1):
-        bare, bare_cpu = throughput("bare", args.seconds, args.concurrency)
-        sandbox, sandbox_cpu = throughput("sandbox", args.seconds, args.concurrency)
+        result = throughput(args.seconds, args.concurrency, args.slices)
+        (bare, bare_cpu), (sandbox, sandbox_cpu) = result["bare"], result["sandbox"]
         ratios.append(sandbox / bare)
-        line = (f"  round {round_}: bare Starlette JSON endpoint {bare:6.0f} req/s, sandbox chat completions "
-                f"{sandbox:6.0f} req/s, ratio {sandbox / bare:.2f}")
+        line = f"  round {round_}: bare {bare:6.0f} req/s, sandbox {sandbox:6.0f} req/s, ratio {sandbox / bare:.2f}"
         if bare_cpu and sandbox_cpu:
             cpu_ratios.append(bare_cpu / sandbox_cpu)
             line += f"; server CPU {bare_cpu:.0f} vs {sandbox_cpu:.0f} us/request, ratio {bare_cpu / sandbox_cpu:.2f}"
