@@ -150,8 +150,13 @@ def count_text(text: str, model: str) -> TokenCount:
 _RESOLVE: Any = object()  # "look the encoding up": None is a valid encoding (approximate counts)
 
 
-def split_tokens(text: str, model: str, *, encoding: Any = _RESOLVE) -> tuple[str, ...]:
-    """`text` cut into token-sized pieces (real tokens when the encoding loads), for streaming.
+def split_tokens(text: str, model: str) -> list[str]:
+    """`text` cut into token-sized pieces (real tokens when the encoding loads): how a model sees it."""
+    return list(token_pieces(text, model))
+
+
+def token_pieces(text: str, model: str, *, encoding: Any = _RESOLVE) -> tuple[str, ...]:
+    """`split_tokens` as a tuple, shared and never copied (the sandbox streams and caches them).
 
     encoding: `get_encoding(model)` when the caller already has it (the sandbox, per request)."""
     return _pieces(text, get_encoding(model) if encoding is _RESOLVE else encoding)
@@ -212,4 +217,5 @@ __all__ = [
     "get_encoding",
     "preload",
     "split_tokens",
+    "token_pieces",
 ]

@@ -10,7 +10,7 @@ from typing import Any
 from starlette.responses import Response, StreamingResponse
 
 from keylab.pricing import count_messages
-from keylab.pricing.tokens import split_tokens
+from keylab.pricing.tokens import token_pieces
 from keylab.sandbox import simulate
 from keylab.sandbox.accounts import new_id
 from keylab.sandbox.api.common import (
@@ -71,7 +71,7 @@ _MEMO_MAX_PROMPT_CHARS = 2000
 def _single_message_pieces(prompt: str, model: str, seed: Any, temperature: Any, index: int,
                            encoding: Any) -> tuple[str, ...]:
     text = simulate.answer(prompt, model=model, seed=seed, temperature=temperature, index=index, context=[])
-    return split_tokens(text, model, encoding=encoding)
+    return token_pieces(text, model, encoding=encoding)
 
 
 def _answers(body: dict[str, Any], model: str, limit: int | None, encoding: Any) -> tuple[Answer, ...]:
@@ -89,7 +89,7 @@ def _answers(body: dict[str, Any], model: str, limit: int | None, encoding: Any)
         else:
             text = simulate.answer(prompt, model=model, seed=seed, temperature=temperature, index=index,
                                    context=context)
-            pieces = split_tokens(text, model, encoding=encoding)
+            pieces = token_pieces(text, model, encoding=encoding)
         if limit is not None and len(pieces) > limit:
             out.append((pieces[:limit], "length"))
         else:

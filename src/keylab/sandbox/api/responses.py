@@ -37,7 +37,7 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from keylab.pricing import ModelPrice, count_messages
-from keylab.pricing.tokens import split_tokens
+from keylab.pricing.tokens import token_pieces
 from keylab.sandbox import simulate
 from keylab.sandbox.accounts import new_id
 from keylab.sandbox.api.common import (
@@ -346,7 +346,7 @@ async def create(call: Call) -> Response:
     try:
         text = simulate.answer(simulate.last_user_text(prompt.conversation), model=model.id,
                                temperature=body.get("temperature"), context=prompt.counted[:-1])
-        pieces = split_tokens(text, model.id)
+        pieces = token_pieces(text, model.id)
         cut = limit is not None and len(pieces) > limit
         run = Run(call, body, model, prompt, admission, pieces[:limit] if cut else pieces, cut,
                   created_at=call.state.clock.now_s())
