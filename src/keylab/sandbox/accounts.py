@@ -145,6 +145,12 @@ def grant_credit(store: Store, clock: Clock, org_id: str, amount_usd: Decimal, s
         db.execute("UPDATE organizations SET balance_pico = balance_pico + ? WHERE id = ?", (pico, org_id))
 
 
+def balance_pico(store: Store, org_id: str) -> int:
+    """An organization's prepaid balance in picodollars, as the database holds it (0 if unknown)."""
+    row = store.query_one("SELECT balance_pico FROM organizations WHERE id = ?", (org_id,))
+    return int(row[0]) if row else 0
+
+
 def create_account(
     store: Store, clock: Clock, *, email: str | None = None, credits_usd: Decimal = Decimal(0)
 ) -> NewAccount:

@@ -25,7 +25,7 @@ from decimal import Decimal
 from typing import NamedTuple
 
 from keylab.pricing import Cost, format_usd
-from keylab.sandbox.accounts import KeyRecord
+from keylab.sandbox.accounts import KeyRecord, balance_pico
 from keylab.sandbox.clock import Clock
 from keylab.sandbox.errors import ApiError
 from keylab.sandbox.platform.limits import PICO_PER_CENT, month_spend_pico
@@ -89,8 +89,7 @@ class Billing:
         return month_spend_pico(self.store, self.clock, scope, ident)
 
     def balance_pico(self, org_id: str) -> int:
-        row = self.store.query_one("SELECT balance_pico FROM organizations WHERE id = ?", (org_id,))
-        return int(row[0]) if row else 0
+        return balance_pico(self.store, org_id)
 
     def reserve(self, key: KeyRecord, max_cost_pico: int) -> Reservation:
         """Admit a call or raise the 429 the real platform would send (no credit, limit reached)."""

@@ -20,7 +20,7 @@ from typing import Any
 
 from keylab.platform_facts import AUTO_RECHARGE_DEFAULT_ON, MIN_CREDIT_PURCHASE_USD
 from keylab.pricing import format_usd, from_pico
-from keylab.sandbox.accounts import grant_credit
+from keylab.sandbox.accounts import balance_pico, grant_credit
 from keylab.sandbox.billing import Settled
 from keylab.sandbox.clock import Clock
 from keylab.sandbox.store import Store
@@ -166,8 +166,7 @@ def save_auto_recharge(store: Store, clock: Clock, org_id: str, *, enabled: bool
 
 
 def balance_usd(store: Store, org_id: str) -> Decimal:
-    row = store.query_one("SELECT balance_pico FROM organizations WHERE id = ?", (org_id,))
-    return from_pico(int(row[0])) if row else Decimal(0)
+    return from_pico(balance_pico(store, org_id))
 
 
 def maybe_auto_recharge(store: Store, clock: Clock, org_id: str) -> Decimal | None:
