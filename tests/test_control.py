@@ -120,3 +120,20 @@ def test_bad_bodies_get_a_helpful_400(sandbox: SandboxServer, control: ControlCl
 def test_unknown_organization_for_credit(control: ControlClient) -> None:
     with pytest.raises(ControlError, match="No organization"):
         control.add_credit("org-nope", "1")
+
+
+@pytest.mark.parametrize("offset_s", [0.0, -86_400 * 400.5, 86_400 * 3650 + 0.25, -1e9])
+def test_clock_today_is_the_utc_date_of_now(tmp_path: Any, offset_s: float) -> None:
+    """`Clock.today` (a date per Unix day, cached) is the UTC calendar date of the moved clock."""
+    import datetime as dt
+
+    from keylab.sandbox.clock import Clock
+    from keylab.sandbox.store import Store
+
+    with Store(tmp_path) as store:
+        clock = Clock(store)
+        clock.freeze()
+        clock.advance(offset_s)
+        assert clock.today() == dt.datetime.fromtimestamp(clock.now(), dt.timezone.utc).date()
+        clock.advance(86_400 - clock.now() % 86_400)  # exactly midnight UTC: the next day
+        assert clock.today() == dt.datetime.fromtimestamp(clock.now(), dt.timezone.utc).date()

@@ -128,3 +128,13 @@ def test_other_connections_commits_are_checked_once_per_event_loop_turn(tmp_path
         outside["marker"] = True
         write_elsewhere()
         assert "marker" not in store.cache(), "outside a loop every call checks"
+
+
+def test_opening_an_up_to_date_database_writes_nothing(tmp_path) -> None:
+    """Every open but the first only reads the schema version: no commit that would empty the
+    running server's hot-read cache (another connection's data_version stays the same)."""
+    with Store(tmp_path) as first:
+        before = first.conn.execute("PRAGMA data_version").fetchone()[0]
+        with Store(tmp_path):
+            pass
+        assert first.conn.execute("PRAGMA data_version").fetchone()[0] == before

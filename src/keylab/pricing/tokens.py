@@ -126,14 +126,14 @@ def _count(text: str, enc: Any | None) -> int:
     """Tokens in `text` with an encoding from `get_encoding`, or the estimate when there is none."""
     if enc is None:
         return _approx(text)
-    if len(text) <= _MEMO_MAX_CHARS:
+    if len(text) <= MEMO_MAX_CHARS:
         return _count_short(text, enc)
     return len(enc.encode(text, disallowed_special=()))
 
 
 # Short texts (a course's prompts, sent again and again by a room of learners) are counted once;
-# long ones are not kept.
-_MEMO_MAX_CHARS = 2000
+# long ones are not kept. The sandbox memoises its answers to short prompts by the same rule.
+MEMO_MAX_CHARS = 2000
 
 
 @functools.lru_cache(maxsize=4096)

@@ -83,6 +83,17 @@ class Grant(NamedTuple):
     tokens: int
     snapshot: Snapshot
 
+    def settle(self, *, now: float, actual: int) -> None:
+        """Replace the request's estimated tokens with what it really used.
+
+        Used never exceeds estimated, so the tokens come off without draining first: two
+        subtractions clamped at zero give the same result in either order."""
+        unused = self.tokens - actual
+        for bucket, limits in self.buckets:
+            if unused < 0:  # more than estimated (not expected): count it after draining
+                bucket.drain(now, limits)
+            bucket.tokens = max(0.0, bucket.tokens - unused)
+
 
 class RateLimiter:
     """One bucket per (scope, id, model); scope is "project" or "key"."""
@@ -133,18 +144,6 @@ class RateLimiter:
             if tightest is None or room < tightest:
                 tightest, snapshot = room, Snapshot(limits, bucket.requests, bucket.tokens)
         return Grant(buckets, tokens, snapshot)
-
-    @staticmethod
-    def settle(grant: Grant, *, now: float, actual: int) -> None:
-        """Replace a request's estimated tokens with what it really used.
-
-        Used never exceeds estimated, so the tokens come off without draining first: two
-        subtractions clamped at zero give the same result in either order."""
-        unused = grant.tokens - actual
-        for bucket, limits in grant.buckets:
-            if unused < 0:  # more than estimated (not expected): count it after draining
-                bucket.drain(now, limits)
-            bucket.tokens = max(0.0, bucket.tokens - unused)
 
 
 def idle_headers(rpm: int | None = None, tpm: int | None = None) -> dict[str, str]:

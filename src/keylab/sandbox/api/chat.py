@@ -10,7 +10,7 @@ from typing import Any
 from starlette.responses import Response, StreamingResponse
 
 from keylab.pricing import count_messages
-from keylab.pricing.tokens import token_pieces
+from keylab.pricing.tokens import MEMO_MAX_CHARS, token_pieces
 from keylab.sandbox import simulate
 from keylab.sandbox.accounts import new_id
 from keylab.sandbox.api.common import (
@@ -64,7 +64,6 @@ def _check_messages(messages: list[Any]) -> None:
 
 
 Answer = tuple[tuple[str, ...], str]  # one choice: its token pieces and its finish_reason
-_MEMO_MAX_PROMPT_CHARS = 2000
 
 
 @functools.lru_cache(maxsize=1024, typed=True)  # typed: 1 and 1.0 may pick different answers
@@ -82,7 +81,7 @@ def _answers(body: dict[str, Any], model: str, limit: int | None, encoding: Any)
     seed, temperature = body.get("seed"), body.get("temperature")
     # A single short message, the usual request: its answer depends on validated scalars only, so
     # it is memoised (long prompts are not kept in memory).
-    memoised = not context and len(prompt) <= _MEMO_MAX_PROMPT_CHARS
+    memoised = not context and len(prompt) <= MEMO_MAX_CHARS
     for index in range(body.get("n") or 1):
         if memoised:
             pieces = _single_message_pieces(prompt, model, seed, temperature, index, encoding)

@@ -11,17 +11,12 @@ from dataclasses import dataclass
 from keylab.pricing import Cost, ModelPrice, cost_of
 from keylab.sandbox.api.common import Call
 from keylab.sandbox.billing import Reservation
-from keylab.sandbox.ratelimit import Grant, Limits, RateLimiter
+from keylab.sandbox.ratelimit import Grant, Limits
 
 # Costs and limits depend only on their arguments (all immutable): computed once per distinct call
 # shape rather than with Decimal arithmetic and dataclass construction on every request.
 # Keyed by model id: a str hashes far faster than a ModelPrice (a dataclass of Decimals and dates).
-_cost_of = functools.lru_cache(maxsize=4096)(cost_of)
-
-
-@functools.lru_cache(maxsize=4096)
-def _max_cost_pico(model_id: str, prompt_tokens: int, max_output_tokens: int) -> int:
-    return cost_of(model_id, prompt_tokens, max_output_tokens).total_pico
+_cost_of = functools.lru_cache(maxsize=4096)(cost_of)  # a Cost caches its picodollar amounts too
 
 
 @functools.lru_cache(maxsize=4096)
@@ -53,14 +48,14 @@ def admit(call: Call, model: ModelPrice, prompt_tokens: int, max_output_tokens: 
         now=state.clock.now(), model=model.id, org_id=key.org_id, checks=checks, tokens=prompt_tokens + max_output_tokens
     )
     call.headers.update(grant.snapshot.headers())
-    reservation = state.billing.reserve(key, _max_cost_pico(model.id, prompt_tokens, max_output_tokens))
+    reservation = state.billing.reserve(key, _cost_of(model.id, prompt_tokens, max_output_tokens).total_pico)
     return Admission(model, prompt_tokens, grant, reservation)
 
 
 def _real_cost(call: Call, admission: Admission, output_tokens: int) -> Cost:
     """The call's real cost; the rate-limit window gets its real token count."""
     assert call.key is not None
-    RateLimiter.settle(admission.grant, now=call.state.clock.now(), actual=admission.prompt_tokens + output_tokens)
+    admission.grant.settle(now=call.state.clock.now(), actual=admission.prompt_tokens + output_tokens)
     return _cost_of(admission.model.id, admission.prompt_tokens, output_tokens)
 
 
