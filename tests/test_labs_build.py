@@ -9,7 +9,7 @@ import pytest
 from nbformat import v4
 
 from keylab.cli import main
-from keylab.labs.build import build_all, build_lab, check_all, render
+from keylab.labs.build import build_all, build_lab, check_all, lab_file_name, render
 from keylab.labs.markers import LabBuildError
 
 EXERCISE = '''def add(a, b):
@@ -54,7 +54,7 @@ def course(tmp_path: Path) -> tuple[Path, Path]:
     solutions, labs = tmp_path / "solutions", tmp_path / "labs"
     solutions.mkdir()
     labs.mkdir()
-    nbformat.write(default_solution(), solutions / "00-example.ipynb")
+    nbformat.write(default_solution(), solutions / "solution-00-example.ipynb")
     return solutions, labs
 
 
@@ -62,17 +62,20 @@ def code_sources(nb: nbformat.NotebookNode) -> list[str]:
     return [cell.source for cell in nb.cells if cell.cell_type == "code"]
 
 
-def test_markers_replaced_at_their_indentation_with_the_hint() -> None:
+def test_markers_replaced_at_their_indentation_and_the_authors_hint_is_not_shown() -> None:
+    """Hints come from the checker after a wrong try: the placeholder never gives the answer away."""
     lab = build_lab(default_solution(), "solutions/00-example.ipynb")
     assert code_sources(lab)[1] == (
         "def add(a, b):\n"
         '    """Add two numbers."""\n'
         "    # YOUR CODE HERE\n"
-        '    raise NotImplementedError("Exercise 00.1: use the + operator")\n'
+        '    raise NotImplementedError("Exercise 00.1: write your answer here (replace this line), run the cell, '
+        'then run the check cell below")\n'
     )
+    assert "+ operator" not in render(lab)
 
 
-def test_top_level_block_without_hint_gets_a_generic_hint_and_the_next_number() -> None:
+def test_top_level_block_gets_the_same_placeholder_and_the_next_number() -> None:
     lab = build_lab(default_solution(), "solutions/00-example.ipynb")
     source = code_sources(lab)[3]
     assert source.startswith('# YOUR CODE HERE\nraise NotImplementedError("Exercise 00.2: write your answer')
@@ -179,7 +182,7 @@ def test_a_solution_name_needs_a_lab_number() -> None:
 
 def test_build_all_writes_labs_and_check_all_is_then_clean(course: tuple[Path, Path]) -> None:
     solutions, labs = course
-    assert build_all(solutions, labs) == ["wrote labs/00-example.ipynb"]
+    assert build_all(solutions, labs) == ["wrote labs/lab-00-example.ipynb"]
     assert check_all(solutions, labs) == []
     assert build_all(solutions, labs) == [], "an up-to-date lab is not rewritten"
 
@@ -187,11 +190,11 @@ def test_build_all_writes_labs_and_check_all_is_then_clean(course: tuple[Path, P
 def test_build_all_removes_generated_orphans_but_keeps_hand_made_files(course: tuple[Path, Path]) -> None:
     solutions, labs = course
     build_all(solutions, labs)
-    (labs / "00-example.ipynb").rename(labs / "01-renamed.ipynb")
-    nbformat.write(v4.new_notebook(), labs / "02-hand-made.ipynb")
+    (labs / "lab-00-example.ipynb").rename(labs / "lab-01-renamed.ipynb")
+    nbformat.write(v4.new_notebook(), labs / "lab-02-hand-made.ipynb")
     changes = build_all(solutions, labs)
-    assert "removed labs/01-renamed.ipynb (its solution is gone)" in changes
-    assert (labs / "02-hand-made.ipynb").exists()
+    assert "removed labs/lab-01-renamed.ipynb (its solution is gone)" in changes
+    assert (labs / "lab-02-hand-made.ipynb").exists()
     assert [problem.kind for problem in check_all(solutions, labs)] == ["orphan"]
 
 
@@ -205,12 +208,12 @@ def test_cli_check_fails_when_a_solution_changed_without_rebuilding(
     assert main(["labs", "check", *dirs]) == 0
     capsys.readouterr()
 
-    nb = nbformat.read(solutions / "00-example.ipynb", as_version=4)
+    nb = nbformat.read(solutions / "solution-00-example.ipynb", as_version=4)
     nb.cells[0].source = "# Lab 00, now with a better intro"
-    nbformat.write(nb, solutions / "00-example.ipynb")
+    nbformat.write(nb, solutions / "solution-00-example.ipynb")
 
     assert main(["labs", "check", *dirs]) == 1
-    assert "labs/00-example.ipynb is stale: run `keylab labs build`" in capsys.readouterr().out
+    assert "labs/lab-00-example.ipynb is stale: run `keylab labs build`" in capsys.readouterr().out
     assert main(["labs", "build", *dirs]) == 0
     assert main(["labs", "check", *dirs]) == 0
 
@@ -219,20 +222,20 @@ def test_cli_check_reports_missing_and_orphan_labs(
     course: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
     solutions, labs = course
-    nbformat.write(v4.new_notebook(), labs / "09-old.ipynb")
+    nbformat.write(v4.new_notebook(), labs / "lab-09-old.ipynb")
     assert main(["labs", "check", "--solutions", str(solutions), "--labs", str(labs)]) == 1
     out = capsys.readouterr().out
-    assert "labs/00-example.ipynb is missing: run `keylab labs build`" in out
-    assert "labs/09-old.ipynb has no solution solutions/09-old.ipynb" in out
+    assert "labs/lab-00-example.ipynb is missing: run `keylab labs build`" in out
+    assert "labs/lab-09-old.ipynb has no solution solutions/solution-09-old.ipynb" in out
 
 
 def test_cli_build_reports_a_broken_solution(
     course: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
     solutions, labs = course
-    nbformat.write(solution_nb(v4.new_code_cell("### BEGIN SOLUTION\n")), solutions / "01-broken.ipynb")
+    nbformat.write(solution_nb(v4.new_code_cell("### BEGIN SOLUTION\n")), solutions / "solution-01-broken.ipynb")
     assert main(["labs", "build", "--solutions", str(solutions), "--labs", str(labs)]) == 1
-    assert "error: solutions/01-broken.ipynb, cell 3: '### BEGIN SOLUTION'" in capsys.readouterr().err
+    assert "error: solutions/solution-01-broken.ipynb, cell 3: '### BEGIN SOLUTION'" in capsys.readouterr().err
 
 
 def test_lab_runs_without_crashing_and_checks_say_not_attempted(
@@ -242,7 +245,7 @@ def test_lab_runs_without_crashing_and_checks_say_not_attempted(
     tagged raises-exception), check cells must not."""
     solutions, labs = course
     build_all(solutions, labs)
-    lab = nbformat.read(labs / "00-example.ipynb", as_version=4)
+    lab = nbformat.read(labs / "lab-00-example.ipynb", as_version=4)
     namespace: dict[str, object] = {}
     for cell in lab.cells:
         if cell.cell_type != "code":
@@ -260,3 +263,25 @@ def test_lab_runs_without_crashing_and_checks_say_not_attempted(
         "then run this check again.",
         "Exercise 00.2: not attempted yet — set `KEY_NAME` in the cell above and run it.",
     ]
+
+
+@pytest.mark.parametrize(
+    ("solution", "lab"),
+    [("solution-02-storing-keys.ipynb", "lab-02-storing-keys.ipynb"),
+     ("02-storing-keys.ipynb", "lab-02-storing-keys.ipynb")],
+)
+def test_labs_get_their_own_file_names(solution: str, lab: str) -> None:
+    assert lab_file_name(solution) == lab
+
+
+def test_lessons_labs_and_solutions_have_distinct_file_names() -> None:
+    """Two JupyterLab tabs with the same name confuse: no lesson, lab or solution shares a file name."""
+    root = Path(__file__).resolve().parent.parent
+    names: dict[str, list[str]] = {}
+    for folder in ("notebooks", "labs", "solutions"):
+        for path in (root / folder).glob("*.ipynb"):
+            names.setdefault(path.name, []).append(folder)
+    assert names, "no notebooks found"
+    shared = {name: folders for name, folders in names.items() if len(folders) > 1}
+    assert not shared, f"rename these so each tab has its own name: {shared}"
+    assert all(name.startswith("lab-") for name, folders in names.items() if folders == ["labs"])

@@ -42,10 +42,45 @@ def test_each_check_records_status_attempts_and_time(capsys: pytest.CaptureFixtu
 def test_not_attempted_is_recorded_but_never_hides_a_real_attempt() -> None:
     """Reopening a lab and running only its check cells must not erase what the learner did."""
     record_check("00.1", "not-attempted", now=lambda: "t1")
-    assert load_progress()["00.1"] == {"status": "not-attempted", "attempts": 0, "timestamp": "t1"}
+    assert load_progress()["00.1"] == {"status": "not-attempted", "best": "not-attempted", "attempts": 0,
+                                       "timestamp": "t1"}
     record_check("00.1", "failed", now=lambda: "t2")
     record_check("00.1", "not-attempted", now=lambda: "t3")
-    assert load_progress()["00.1"] == {"status": "failed", "attempts": 1, "timestamp": "t2"}
+    assert load_progress()["00.1"] == {"status": "failed", "best": "failed", "attempts": 1, "timestamp": "t2"}
+
+
+def test_a_passed_exercise_stays_passed_and_the_latest_try_is_kept_too() -> None:
+    record_check("00.1", "passed", now=lambda: "t1")
+    record_check("00.1", "failed", now=lambda: "t2")
+    assert load_progress()["00.1"] == {"status": "failed", "best": "passed", "attempts": 2, "timestamp": "t2"}
+    (lab,) = [lab for lab in progress.progress_report() if lab.lab == "00"]
+    item = lab.exercises[0]
+    assert (item.best, item.status, item.symbol, item.latest_differs) == ("passed", "failed", "✓", True)
+    assert lab.passed == 1
+    record_check("00.1", "passed", now=lambda: "t3")
+    assert load_progress()["00.1"]["status"] == "passed"
+
+
+def test_progress_command_shows_best_and_latest(capsys: pytest.CaptureFixture[str]) -> None:
+    check("00.1", {"add": add})
+    check("00.1", {"add": wrong_add})
+    capsys.readouterr()
+    assert main(["progress"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert "  ✓ 00.1  passed  (2 attempts; latest try: not right)" in out
+    assert main(["progress", "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    (lab,) = [lab for lab in data["labs"] if lab["lab"] == "00"]
+    first = lab["exercises"][0]
+    assert (first["best"], first["status"], lab["passed"]) == ("passed", "failed", 1)
+
+
+def test_a_progress_file_from_before_best_was_kept_still_loads(keylab_home: Path) -> None:
+    progress_file().write_text(json.dumps({"version": 1, "exercises": {
+        "00.1": {"status": "passed", "attempts": 1, "timestamp": "t1"}}}))
+    assert load_progress()["00.1"]["best"] == "passed"
+    record_check("00.1", "failed", now=lambda: "t2")
+    assert load_progress()["00.1"] == {"status": "failed", "best": "passed", "attempts": 2, "timestamp": "t2"}
 
 
 def test_progress_command_shows_a_table_per_lab(capsys: pytest.CaptureFixture[str]) -> None:

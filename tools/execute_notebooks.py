@@ -3,7 +3,7 @@
 Lesson notebooks and solutions are committed with their outputs (nbval compares them), so after
 editing one, refresh it with:
 
-    .venv/bin/python tools/execute_notebooks.py notebooks/03-first-call.ipynb solutions/03-first-call.ipynb
+    .venv/bin/python tools/execute_notebooks.py notebooks/03-first-call.ipynb solutions/solution-03-first-call.ipynb
 
 The run uses `keylab.testing.course_environment()`, exactly like the test session: a temporary
 home, sandbox and `.env`, never the author's own. Labs are not executed (they are generated

@@ -1,4 +1,5 @@
-"""`keylab labs build|check`: generate labs from solutions, or verify they are up to date (CI)."""
+"""`keylab labs build|check|copy`: generate labs from solutions, verify they are up to date (CI), or
+make the learner's working copies in `my-labs/` (the only lab files a learner writes in)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "labs",
         help="generate the lab notebooks from their solutions, or check they are up to date",
-        description="Labs are generated from solutions/NN-name.ipynb: edit the solution, then build.",
+        description="Labs are generated from solutions/solution-NN-name.ipynb: edit the solution, then build. "
+        "Learners work in their own copies in my-labs/, which no build, check or update touches.",
     )
     actions = parser.add_subparsers(dest="labs_command", metavar="ACTION")
     build = actions.add_parser("build", help="regenerate labs/ from solutions/")
@@ -27,6 +29,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     check = actions.add_parser("check", help="exit 1 if a lab is stale, missing or has no solution")
     _add_dirs(check)
     check.set_defaults(handler=_check)
+    copy = actions.add_parser(
+        "copy", help="make your working copies of the labs in my-labs/ (never overwrites a copy)"
+    )
+    copy.set_defaults(handler=_copy)
     parser.set_defaults(handler=lambda args: parser.print_help() or 2)
 
 
@@ -79,4 +85,21 @@ def _check(args: argparse.Namespace) -> int:
     if problems:
         return 1
     print("labs are up to date")
+    return 0
+
+
+def _copy(args: argparse.Namespace) -> int:
+    from keylab.labs.workspace import WORK_DIR, describe, ensure_working_copies
+    from keylab.paths import course_root
+
+    root = course_root()
+    if root is None:
+        print("keylab labs copy: run this inside the course checkout", file=sys.stderr)
+        return 2
+    results = ensure_working_copies(root / "labs", root / WORK_DIR)
+    lines = describe(results, root)
+    for line in lines:
+        print(line)
+    if not lines:
+        print(f"Your working copies in {WORK_DIR}/ are all there; nothing was changed.")
     return 0

@@ -10,11 +10,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "progress",
         help="show your lab progress (✓ passed, ✗ tried, · not yet)",
-        description="Progress is recorded by each check cell in your labs.",
+        description="Progress is recorded by each check cell in your labs. A passed exercise stays "
+        "passed; a later wrong try shows as the latest try next to it.",
     )
     parser.add_argument("--format", choices=("text", "json"), default="text", help="output format")
     parser.add_argument("--reset", action="store_true", help="forget all recorded progress")
     parser.set_defaults(handler=_progress)
+
+
+# How the latest check reads when it differs from the best result (a pass is never taken back).
+LATEST_LABELS = {"passed": "passed", "failed": "not right", "not-attempted": "not run"}
 
 
 def _plural(count: int, word: str) -> str:
@@ -29,7 +34,8 @@ def format_text(report: list) -> str:
     for lab in report:
         lines.append(f"{lab.title}  {lab.passed}/{lab.total} passed")
         for item in lab.exercises:
-            detail = f"  ({_plural(item.attempts, 'attempt')})" if item.attempts else ""
+            latest = f"; latest try: {LATEST_LABELS[item.status]}" if item.latest_differs else ""
+            detail = f"  ({_plural(item.attempts, 'attempt')}{latest})" if item.attempts else ""
             lines.append(f"  {item.symbol} {item.exercise_id}  {item.label}{detail}")
     passed = sum(lab.passed for lab in report)
     total = sum(lab.total for lab in report)

@@ -136,6 +136,20 @@ def _check_existing_env(env_file: Path, base_url: str, data_dir: Path) -> None:
         )
 
 
+def _copy_labs(root: Path) -> None:
+    """The learner's working copies of the labs (`my-labs/`), made when missing, never overwritten."""
+    from keylab.labs.workspace import WORK_DIR, describe, ensure_working_copies
+
+    try:
+        results = ensure_working_copies(root / "labs", root / WORK_DIR)
+    except OSError as error:
+        print(f"Note: could not make your working copies of the labs in {WORK_DIR}/ ({error}); "
+              "the lessons' links to them will not work until `keylab labs copy` succeeds.")
+        return
+    for line in describe(results, root):
+        print(line)
+
+
 def _start(args: argparse.Namespace) -> int:
     from keylab.paths import course_root, sandbox_data_dir
 
@@ -146,6 +160,7 @@ def _start(args: argparse.Namespace) -> int:
     url, process = _start_sandbox(args.port, data_dir)
     try:
         _write_env(root, f"{url}/v1", data_dir)
+        _copy_labs(root)
         if args.no_lab:
             print("Sandbox running. Press Ctrl-C to stop.")
             while process is None or process.poll() is None:

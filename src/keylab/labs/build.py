@@ -1,4 +1,9 @@
-"""Build labs from solutions: `solutions/NN-name.ipynb` is the single source of `labs/NN-name.ipynb`.
+"""Build labs from solutions: `solutions/solution-NN-name.ipynb` is the single source of
+`labs/lab-NN-name.ipynb`.
+
+Labs, solutions and lessons (`notebooks/NN-name.ipynb`) have distinct file names, so JupyterLab's
+tabs never show two notebooks with the same name. A solution named plain `NN-name.ipynb` is still
+accepted (its lab is `lab-NN-name.ipynb` all the same).
 
 A lab is the solution with each marked answer replaced by a placeholder that raises
 `NotImplementedError`, outputs cleared, `solution-only` cells dropped and a banner cell on top saying
@@ -19,12 +24,15 @@ import nbformat
 from nbformat import NotebookNode
 
 from keylab.labs.markers import LabBuildError, has_markers, strip_solutions
+from keylab.labs.workspace import WORK_DIR
 
 SOLUTION_ONLY_TAG = "solution-only"
 RAISES_TAG = "raises-exception"
 BANNER_ID = "keylab-generated-banner"
 BANNER_KEY = "keylab"  # cell metadata key that marks the banner, so a rebuild replaces it
-_LAB_NUMBER = re.compile(r"^(?P<lab>\d{2})-")
+SOLUTION_PREFIX = "solution-"
+LAB_PREFIX = "lab-"
+_LAB_NUMBER = re.compile(r"^(?:solution-)?(?P<lab>\d{2})-(?P<rest>.+)$")
 _CHECK_CALL = re.compile(r"""\bcheck\(\s*["'](?P<id>\d{2}\.\d+)["']""")
 _VOLATILE_CELL_METADATA = ("execution", "ExecuteTime")
 
@@ -45,23 +53,34 @@ def display_path(path: Path) -> str:
     return f"{path.parent.name}/{path.name}" if path.parent.name else path.name
 
 
-def lab_number(solution_name: str) -> str:
-    """The two-digit lab number from a file name such as `02-storing-keys.ipynb`."""
+def _name_match(solution_name: str | Path) -> re.Match[str]:
     match = _LAB_NUMBER.match(Path(solution_name).name)
     if match is None:
         raise LabBuildError(
             f"{solution_name}: a solution's file name must start with a two-digit lab number, "
-            "like 02-storing-keys.ipynb"
+            "like solution-02-storing-keys.ipynb"
         )
-    return match["lab"]
+    return match
 
 
-def _banner(source_name: str) -> NotebookNode:
+def lab_number(solution_name: str | Path) -> str:
+    """The two-digit lab number from a file name such as `solution-02-storing-keys.ipynb`."""
+    return _name_match(solution_name)["lab"]
+
+
+def lab_file_name(solution_name: str | Path) -> str:
+    """`solution-02-storing-keys.ipynb` (or `02-storing-keys.ipynb`) → `lab-02-storing-keys.ipynb`."""
+    match = _name_match(solution_name)
+    return f"{LAB_PREFIX}{match['lab']}-{match['rest']}"
+
+
+def _banner(source_name: str, lab_name: str) -> NotebookNode:
     cell = nbformat.v4.new_markdown_cell(
         f"> **Generated file: do not edit.** This lab is generated from `{source_name}` by "
         "`keylab labs build`.\n"
         "> Course authors: edit the solution and rebuild; changes made here are overwritten.\n"
-        "> Learners: fill in each cell marked `# YOUR CODE HERE`, run it, then run the check cell below it."
+        f"> Learners: write your answers in your own copy, `{WORK_DIR}/{lab_name}` (`keylab start` makes it), "
+        "where no rebuild or course update touches them."
     )
     cell.id = BANNER_ID
     cell.metadata = nbformat.from_dict({BANNER_KEY: {"generated_from": source_name}})
@@ -140,7 +159,7 @@ def build_lab(solution_nb: NotebookNode, solution_name: str | Path) -> NotebookN
             cell.metadata["tags"] = [*tags, RAISES_TAG]
         exercises.append((position, exercise_id))
     _check_ids_follow(cells, exercises, source_name)
-    nb.cells = [_banner(source_name), *cells]
+    nb.cells = [_banner(source_name, lab_file_name(path.name)), *cells]
     return nb
 
 
@@ -183,8 +202,8 @@ def build_all(solutions_dir: Path, labs_dir: Path) -> list[str]:
     expected: set[str] = set()
     for solution in _solutions(solutions_dir):
         text = build_lab_text(solution)
-        target = labs_dir / solution.name
-        expected.add(solution.name)
+        target = labs_dir / lab_file_name(solution)
+        expected.add(target.name)
         if target.is_file() and target.read_text(encoding="utf-8") == text:
             continue
         target.write_text(text, encoding="utf-8", newline="\n")
@@ -196,6 +215,12 @@ def build_all(solutions_dir: Path, labs_dir: Path) -> list[str]:
     return changes
 
 
+def _solution_name_for(lab_name: str) -> str:
+    """The solution file a lab would be built from (for messages)."""
+    rest = lab_name.removeprefix(LAB_PREFIX)
+    return SOLUTION_PREFIX + rest
+
+
 def _orphans(labs_dir: Path, expected: Iterable[str]) -> list[Path]:
     names = set(expected)
     return [lab for lab in _solutions(labs_dir) if lab.name not in names] if labs_dir.is_dir() else []
@@ -205,12 +230,14 @@ def check_all(solutions_dir: Path, labs_dir: Path) -> list[LabProblem]:
     """Every lab that is stale, missing or has no solution, with a message saying what to do."""
     problems: list[LabProblem] = []
     solutions = _solutions(solutions_dir)
+    expected: dict[str, Path] = {}
     for solution in solutions:
-        lab = labs_dir / solution.name
         try:
+            lab = labs_dir / lab_file_name(solution)
+            expected[lab.name] = solution
             text = build_lab_text(solution)
         except LabBuildError as error:
-            problems.append(LabProblem(lab, "invalid", f"{error}"))
+            problems.append(LabProblem(labs_dir / solution.name, "invalid", f"{error}"))
             continue
         if not lab.is_file():
             problems.append(
@@ -220,12 +247,13 @@ def check_all(solutions_dir: Path, labs_dir: Path) -> list[LabProblem]:
             problems.append(
                 LabProblem(lab, "stale", f"{display_path(lab)} is stale: run `keylab labs build`")
             )
-    for lab in _orphans(labs_dir, (solution.name for solution in solutions)):
+    for lab in _orphans(labs_dir, expected):
+        source = _solution_name_for(lab.name)
         problems.append(
             LabProblem(
                 lab,
                 "orphan",
-                f"{display_path(lab)} has no solution {display_path(solutions_dir / lab.name)}: "
+                f"{display_path(lab)} has no solution {display_path(solutions_dir / source)}: "
                 "labs are generated, so delete it or restore its solution",
             )
         )

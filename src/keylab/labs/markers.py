@@ -1,9 +1,11 @@
 """Solution markers: turn a solution cell's source into the learner's version.
 
 Answers sit between `### BEGIN SOLUTION` and `### END SOLUTION` lines (the nbgrader convention),
-possibly indented inside a function body. An optional `### HINT: ...` line inside the block becomes
-the message of the `NotImplementedError` the learner sees. This module works on plain text so it can
-be tested without notebooks.
+possibly indented inside a function body. Each block becomes `# YOUR CODE HERE` and a
+`NotImplementedError` whose message only says what to do, never how: hints come from the checker
+(`@exercise(hint=...)`), and only after a wrong try. A `### HINT: ...` line inside a block is an
+author's note and is dropped with the block. This module works on plain text so it can be tested
+without notebooks.
 """
 
 from __future__ import annotations
@@ -35,16 +37,16 @@ def _indent_of(line: str) -> str:
     return line[: len(line) - len(line.lstrip())]
 
 
-def _raise_line(indent: str, exercise_id: str, hints: list[str]) -> str:
-    hint = " ".join(hints) if hints else GENERIC_HINT
+def _raise_line(indent: str, exercise_id: str) -> str:
     # json.dumps gives a valid Python string literal in double quotes (non-ASCII kept readable).
-    return f"{indent}raise NotImplementedError({json.dumps(f'Exercise {exercise_id}: {hint}', ensure_ascii=False)})"
+    message = f"Exercise {exercise_id}: {GENERIC_HINT}"
+    return f"{indent}raise NotImplementedError({json.dumps(message, ensure_ascii=False)})"
 
 
 def strip_solutions(source: str, exercise_id: str, *, markdown: bool = False, where: str = "") -> Stripped:
     """Replace each marked block of `source` with a placeholder at the block's indentation.
 
-    Code cells get `# YOUR CODE HERE` plus `raise NotImplementedError("Exercise <id>: <hint>")`;
+    Code cells get `# YOUR CODE HERE` plus `raise NotImplementedError("Exercise <id>: <what to do>")`;
     markdown cells get `YOUR ANSWER HERE`. `where` prefixes error messages (file and cell).
     Raises LabBuildError on unbalanced markers or a stray `### HINT:` line.
     """
@@ -52,7 +54,6 @@ def strip_solutions(source: str, exercise_id: str, *, markdown: bool = False, wh
     blocks = 0
     open_at: int | None = None  # line number (1-based) of the BEGIN marker of the open block
     indent = ""
-    hints: list[str] = []
     lines = source.split("\n")
     for number, line in enumerate(lines, start=1):
         marker = line.strip()
@@ -62,7 +63,7 @@ def strip_solutions(source: str, exercise_id: str, *, markdown: bool = False, wh
                     f"{where}: '{BEGIN}' on line {number} but the block opened on line {open_at} "
                     f"has no '{END}' yet"
                 )
-            open_at, indent, hints = number, _indent_of(line), []
+            open_at, indent = number, _indent_of(line)
         elif marker == END:
             if open_at is None:
                 raise LabBuildError(f"{where}: '{END}' on line {number} has no matching '{BEGIN}'")
@@ -70,16 +71,16 @@ def strip_solutions(source: str, exercise_id: str, *, markdown: bool = False, wh
                 out.append(f"{indent}{MARKDOWN_PLACEHOLDER}")
             else:
                 out.append(f"{indent}{CODE_PLACEHOLDER}")
-                out.append(_raise_line(indent, exercise_id, hints))
+                out.append(_raise_line(indent, exercise_id))
             blocks += 1
             open_at = None
-        elif (match := _HINT.match(line)) is not None:
+        elif _HINT.match(line) is not None:
             if open_at is None:
                 raise LabBuildError(
                     f"{where}: '### HINT:' on line {number} is outside a solution block "
                     "(it would be shown to learners as-is)"
                 )
-            hints.append(match["hint"])
+            continue  # an author's note: dropped with the block it sits in
         elif open_at is None:
             out.append(line)
     if open_at is not None:

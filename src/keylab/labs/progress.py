@@ -1,7 +1,8 @@
 """The learner's lab progress, kept in `keylab.paths.progress_file()` (git-ignored JSON).
 
-Every `check()` records the exercise's latest status, when it was checked and how many real attempts
-(passed or failed checks) there were. Writes are atomic (temp file + `os.replace`), and a file that
+Every `check()` records the exercise's best result and its latest one, when it was last checked and
+how many real attempts (passed or failed checks) there were. A passed exercise stays passed: a later
+wrong try changes only the latest result, which `keylab progress` shows next to the best. Writes are atomic (temp file + `os.replace`), and a file that
 cannot be read is moved aside to `progress.json.bak` with a message: progress tracking must never
 break a check cell.
 """
@@ -31,10 +32,19 @@ def _utc_now() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+_RANK = {"not-attempted": 0, "failed": 1, "passed": 2}
+
+
+def better(a: Recorded, b: Recorded) -> Recorded:
+    """The better of two results: passed > failed (tried) > not attempted."""
+    return a if _RANK[a] >= _RANK[b] else b
+
+
 def _valid_entry(entry: Any) -> bool:
     return (
         isinstance(entry, dict)
         and entry.get("status") in STATUSES
+        and entry.get("best", entry.get("status")) in STATUSES
         and isinstance(entry.get("attempts"), int)
         and entry["attempts"] >= 0
         and isinstance(entry.get("timestamp"), str)
@@ -49,6 +59,8 @@ def _parse(text: str) -> dict[str, dict[str, Any]]:
     bad = [key for key, entry in exercises.items() if not _valid_entry(entry)]
     if bad:
         raise ValueError(f"the entry for {bad[0]} is malformed")
+    for entry in exercises.values():  # files written before "best" was kept: the latest was the best known
+        entry.setdefault("best", entry["status"])
     return exercises
 
 
@@ -109,15 +121,17 @@ def record_check(
     path: Path | None = None,
     now: Callable[[], str] = _utc_now,
 ) -> None:
-    """Record one check. A not-attempted check never hides an earlier real attempt (reopening a lab
-    and running only its check cells must not erase progress). Never raises on a file problem."""
+    """Record one check: `status` becomes the latest result, and the best result only improves.
+    A not-attempted check never hides an earlier real attempt (reopening a lab and running only its
+    check cells must not erase progress). Never raises on a file problem."""
     try:
         exercises = load_progress(path)
         entry = exercises.get(exercise_id)
         if status == "not-attempted" and entry is not None and entry["status"] != "not-attempted":
             return
         attempts = (entry["attempts"] if entry else 0) + (status != "not-attempted")
-        exercises[exercise_id] = {"status": status, "attempts": attempts, "timestamp": now()}
+        best = better(entry["best"], status) if entry else status
+        exercises[exercise_id] = {"status": status, "best": best, "attempts": attempts, "timestamp": now()}
         save_progress(exercises, path)
     except OSError as error:
         print(f"keylab: could not save your progress ({error.strerror or error}).", file=sys.stderr)
@@ -133,18 +147,30 @@ def reset_progress(path: Path | None = None) -> int:
 
 @dataclass(frozen=True)
 class ExerciseProgress:
+    """One exercise: `best` is what counts (a pass is kept), `status` is the latest check."""
+
     exercise_id: str
     status: Recorded
     attempts: int = 0
     timestamp: str | None = None
+    best: Recorded | None = None
+
+    def __post_init__(self) -> None:
+        if self.best is None:
+            object.__setattr__(self, "best", self.status)
 
     @property
     def symbol(self) -> str:
-        return SYMBOLS[self.status]
+        return SYMBOLS[self.best or self.status]
 
     @property
     def label(self) -> str:
-        return LABELS[self.status]
+        return LABELS[self.best or self.status]
+
+    @property
+    def latest_differs(self) -> bool:
+        """Whether the latest check was worse than the best (e.g. a wrong try after a pass)."""
+        return self.best != self.status
 
 
 @dataclass(frozen=True)
@@ -155,7 +181,7 @@ class LabProgress:
 
     @property
     def passed(self) -> int:
-        return sum(item.status == "passed" for item in self.exercises)
+        return sum(item.best == "passed" for item in self.exercises)
 
     @property
     def total(self) -> int:
@@ -198,7 +224,7 @@ def progress_report(path: Path | None = None) -> list[LabProgress]:
         for exercise_id in sorted(ids, key=_sort_key):
             entry = recorded.get(exercise_id)
             rows.append(
-                ExerciseProgress(exercise_id, entry["status"], entry["attempts"], entry["timestamp"])
+                ExerciseProgress(exercise_id, entry["status"], entry["attempts"], entry["timestamp"], entry["best"])
                 if entry
                 else ExerciseProgress(exercise_id, "not-attempted")
             )

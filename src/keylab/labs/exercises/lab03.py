@@ -1,4 +1,4 @@
-"""Lab 03: your first call. Checkers for `solutions/03-first-call.ipynb`.
+"""Lab 03: your first call. Checkers for `solutions/solution-03-first-call.ipynb`.
 
 03.1 makes a real call (against the sandbox or the real API). The others give the learner's function
 objects the SDK itself built from fixed values (usage, headers, stream chunks), so their feedback is the

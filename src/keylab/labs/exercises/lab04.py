@@ -1,4 +1,4 @@
-"""Lab 04: when it fails. Checkers for `solutions/04-when-it-fails.ipynb`.
+"""Lab 04: when it fails. Checkers for `solutions/solution-04-when-it-fails.ipynb`.
 
 04.1 judges `classify_error` on real errors: in sandbox mode the checker stages each one on the
 sandbox (a wrong key, an unfunded account, a 3-requests-per-minute key, a 500, …) and catches what the

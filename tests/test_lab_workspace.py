@@ -1,0 +1,120 @@
+"""The learner's working copies of the labs (`my-labs/`): made when missing, never overwritten, and
+never looked at by `keylab labs build|check`."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbformat import v4
+
+from keylab.cli import main
+from keylab.labs.build import build_all, check_all
+from keylab.labs.workspace import MANIFEST, WORK_DIR, ensure_working_copies
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def course(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A copy of the course's solutions and labs in a temporary checkout."""
+    for folder in ("solutions", "labs"):
+        shutil.copytree(ROOT / folder, tmp_path / folder)
+    (tmp_path / "notebooks").mkdir()
+    (tmp_path / "pyproject.toml").write_text("")
+    monkeypatch.setenv("KEYLAB_COURSE_ROOT", str(tmp_path))
+    monkeypatch.setenv("KEYLAB_HOME", str(tmp_path / ".keylab"))
+    return tmp_path
+
+
+def answer(copy: Path) -> None:
+    """Write a learner's answer into a working copy."""
+    nb = nbformat.read(copy, as_version=4)
+    nb.cells.append(v4.new_code_cell("my_answer = 42"))
+    nbformat.write(nb, copy)
+
+
+def test_a_copy_is_made_for_each_lab_with_its_own_banner(course: Path) -> None:
+    results = ensure_working_copies(course / "labs", course / WORK_DIR)
+    labs = sorted(path.name for path in (course / "labs").glob("lab-*.ipynb"))
+    assert labs and [r.path.name for r in results] == labs
+    assert {r.action for r in results} == {"copied"}
+    copy = nbformat.read(course / WORK_DIR / labs[0], as_version=4)
+    assert "Your working copy" in copy.cells[0].source
+    assert "Generated file: do not edit" not in nbformat.writes(copy)
+    original = nbformat.read(course / "labs" / labs[0], as_version=4)
+    assert [c.source for c in copy.cells[1:]] == [c.source for c in original.cells[1:]]
+
+
+def test_an_existing_copy_is_never_overwritten(course: Path) -> None:
+    ensure_working_copies(course / "labs", course / WORK_DIR)
+    copy = next((course / WORK_DIR).glob("lab-01-*.ipynb"))
+    answer(copy)
+    before = copy.read_bytes()
+    results = ensure_working_copies(course / "labs", course / WORK_DIR)
+    assert copy.read_bytes() == before
+    assert {r.action for r in results} == {"kept"}
+
+
+def test_a_changed_course_lab_is_offered_next_to_the_copy_never_over_it(course: Path) -> None:
+    ensure_working_copies(course / "labs", course / WORK_DIR)
+    copy = next((course / WORK_DIR).glob("lab-01-*.ipynb"))
+    answer(copy)
+    before = copy.read_bytes()
+    solution = next((course / "solutions").glob("solution-01-*.ipynb"))
+    nb = nbformat.read(solution, as_version=4)
+    nb.cells[0].source += "\n\nA clearer intro, after a course update."
+    nbformat.write(nb, solution)
+    build_all(course / "solutions", course / "labs")
+
+    results = ensure_working_copies(course / "labs", course / WORK_DIR)
+    (offered,) = [r for r in results if r.action == "offered"]
+    assert copy.read_bytes() == before, "the learner's answers were touched"
+    assert offered.path.name == copy.name.replace(".ipynb", ".new.ipynb")
+    assert "A clearer intro" in offered.path.read_text()
+    # offered once: a later start with no new change leaves everything alone
+    assert {r.action for r in ensure_working_copies(course / "labs", course / WORK_DIR)} == {"kept"}
+    assert json.loads((course / WORK_DIR / MANIFEST).read_text())
+
+
+def test_build_and_check_never_look_at_the_working_copies(course: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The README's test command ran `keylab labs check`, which failed "labs are stale" once a learner
+    wrote answers into labs/. Answers now live in my-labs/, which build and check ignore."""
+    assert main(["labs", "copy"]) == 0
+    for copy in (course / WORK_DIR).glob("lab-*.ipynb"):
+        answer(copy)
+    snapshot = {p.name: p.read_bytes() for p in (course / WORK_DIR).iterdir()}
+    assert check_all(course / "solutions", course / "labs") == []
+    assert main(["labs", "check"]) == 0
+    assert main(["labs", "build"]) == 0
+    assert {p.name: p.read_bytes() for p in (course / WORK_DIR).iterdir()} == snapshot
+    assert main(["labs", "copy"]) == 0
+    assert "nothing was changed" in capsys.readouterr().out
+
+
+def test_start_makes_the_copies(course: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from keylab.cli.start import _copy_labs
+
+    _copy_labs(course)
+    assert "Made your working copies of 4 lab(s) in my-labs/" in capsys.readouterr().out
+    _copy_labs(course)
+    assert capsys.readouterr().out == ""
+
+
+def test_git_ignores_the_working_copies() -> None:
+    """`git pull` can never collide with a learner's answers: git does not track my-labs/."""
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    result = subprocess.run(["git", "check-ignore", "-q", "--no-index", f"{WORK_DIR}/lab-01-x.ipynb"],
+                            cwd=ROOT, capture_output=True)
+    assert result.returncode == 0, f"add {WORK_DIR}/ to .gitignore"
+
+
+def test_lessons_link_to_the_working_copies() -> None:
+    for lesson in sorted((ROOT / "notebooks").glob("0[1-4]-*.ipynb")):
+        text = lesson.read_text(encoding="utf-8")
+        assert f"../{WORK_DIR}/lab-{lesson.name[:2]}-" in text, f"{lesson.name} does not link to its working copy"
