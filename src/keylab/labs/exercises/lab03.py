@@ -62,7 +62,9 @@ def _usage(prompt: int, completion: int, cached: int | None) -> CompletionUsage:
 @exercise(
     "03.2",
     names=["call_cost"],
-    hint="cost_of(model, usage.prompt_tokens, usage.completion_tokens, cached_tokens=...).total_usd",
+    hint="cost_of(model, input tokens, output tokens, cached_tokens=...) prices a call, and its .total_usd "
+    "is in dollars; the three counts are on usage (the cached one inside usage.prompt_tokens_details, "
+    "which can be None)",
 )
 def check_call_cost(fb: Feedback, call_cost: Callable[[Any, str], Any]) -> None:
     cases = [
@@ -103,7 +105,9 @@ def _headers(values: dict[str, str]) -> Any:
 @exercise(
     "03.3",
     names=["read_headers"],
-    hint='headers.get("x-request-id") and int(headers.get("x-ratelimit-remaining-requests"))',
+    hint='headers.get("x-request-id") gives the id; for the count, first get the '
+    '"x-ratelimit-remaining-requests" header, then convert it with int() only if it is not None '
+    "(int(None) fails when the header is missing)",
 )
 def check_read_headers(fb: Feedback, read_headers: Callable[[Any], Any]) -> None:
     full = _headers({"X-Request-Id": "req_0123456789abcdef0123456789abcdef",
