@@ -2,8 +2,8 @@
 
 `python-dotenv` loads silently: it does not say which file it read, and by default it does not
 replace a variable the shell already exported, so an old key in the shell quietly beats the new
-one in `.env` (facts.md, learner pain points 3-5). `load_env()` does the same loading but returns
-an `EnvLoad` that says which file it used, what it set, and what it left alone and why.
+one in `.env` (problems learners report most: docs/sources.md). `load_env()` does the same loading
+but returns an `EnvLoad` that says which file it used, what it set, and what it left alone and why.
 Key values are never returned or printed, only their masked form (`keylab.keys.mask`).
 """
 

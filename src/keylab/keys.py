@@ -3,7 +3,7 @@
 Real keys carry the marker ``T3BlbkFJ`` (base64 of "OpenAI") that secret scanners key on.
 Sandbox keys have the same prefixes and lengths but carry ``a2V5bGFi`` (base64 of "keylab")
 instead, so no sandbox key can ever trip GitHub push protection or be mistaken for a real one.
-Sources: ../shared/facts.md §3 (gitleaks, trufflehog and detect-secrets rules).
+Sources: docs/sources.md, "API key formats" (gitleaks, trufflehog and detect-secrets rules).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ SANDBOX_MARKER = "a2V5bGFi"
 
 _BODY_ALPHABET = string.ascii_letters + string.digits + "_-"
 
-# prefix -> length of each half around the marker (real keys: facts.md §3)
+# prefix -> length of each half around the marker (real keys: docs/sources.md)
 KEY_PREFIXES: dict[str, int] = {
     "sk-proj-": 74,
     "sk-svcacct-": 74,

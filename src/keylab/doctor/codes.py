@@ -134,7 +134,7 @@ PROBLEMS: tuple[Problem, ...] = (
         "The key is too short: part of it was lost when it was copied",
         "The value has a known prefix (`sk-proj-`, `sk-svcacct-`, `sk-admin-`) but is shorter than a "
         "full key with that prefix, or the part after the `OpenAI` marker is shorter than the part "
-        "before it (see `keylab.keys` and facts.md section 3).",
+        "before it (key shapes: docs/sources.md, \"API key formats\").",
         "Copy the whole key again (double-click can stop at a `-`; use the copy button). The "
         "dashboard shows a key only once: if you no longer have it, create a new key and delete the "
         "old one.",

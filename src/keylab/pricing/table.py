@@ -2,9 +2,9 @@
 
 The sandbox bills from it, the widgets estimate from it, and the lessons import it. Prices are
 USD per 1M tokens, Standard tier, prompts up to 272K input tokens, as OpenAI listed them on the
-date in `PRICES_AS_OF`. Each row names its source; the short names are those of
-`../shared/facts.md` §0 (LiteLLM's and genai-prices' copies of developers.openai.com/api/docs/pricing,
-the GPT-6.2 launch notes, and OpenAI's deprecations page). Re-check before relying on a price.
+date in `PRICES_AS_OF`. Each row names its source; the short names are defined, with public links, in
+docs/sources.md (LiteLLM's and genai-prices' copies of developers.openai.com/api/docs/pricing, the
+GPT-6.2 launch notes, and OpenAI's deprecations page). Re-check before relying on a price.
 """
 
 from __future__ import annotations
