@@ -40,7 +40,20 @@ def test_table_has_one_row_per_catalogue_entry() -> None:
         assert (row.status, row.code) == (spec.status, spec.code)
         assert row.todo == ADVICE[row.case].todo
     text = str(rows)
-    assert all(name in text for name in NAMES)
+    assert all((CATALOGUE[name].code or "(no code)") in text for name in NAMES)
+    assert all(f"{row.category}: {row.todo}".split()[0] in text for row in rows)
+
+
+def test_the_table_fits_a_notebooks_width() -> None:
+    """Lesson 04 prints it: lines wider than the notebook made learners scroll sideways."""
+    table = failure_table()
+    lines = str(table).splitlines()
+    assert len(lines) > 20
+    too_wide = [line for line in lines if len(line) > table.WIDTH]
+    assert not too_wide, too_wide
+    narrow = failure_table()
+    narrow.WIDTH = 60
+    assert all(len(line) <= 60 for line in str(narrow).splitlines()[2:] if not line[0].isdigit())
 
 
 @pytest.mark.parametrize(

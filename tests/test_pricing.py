@@ -132,3 +132,24 @@ def test_the_course_model_does_not_retire_soon() -> None:
     """Lessons and tests call COURSE_MODEL through the sandbox, whose clock is real time: a course
     model with a shutdown date would turn every lesson into a 404 on that day."""
     assert MODELS[COURSE_MODEL].shutdown_date is None
+
+
+def test_lifecycle_marks_shut_down_and_soon_retiring_models_from_the_dated_table() -> None:
+    """Lesson 01's price table: o1 was shown without saying it was already gone."""
+    import datetime as dt
+
+    from keylab.pricing.table import MODELS, PRICES_AS_OF, RETIRING_SOON_DAYS
+
+    o1 = MODELS["o1"]
+    assert o1.lifecycle(PRICES_AS_OF) == f"SHUT DOWN since {o1.shutdown_date} (use {o1.replacement})"
+    assert MODELS["gpt-6-luna"].lifecycle(PRICES_AS_OF) == "no shutdown date"
+    gpt5 = MODELS["gpt-5"]
+    days = (gpt5.shutdown_date - PRICES_AS_OF).days
+    assert 0 < days <= RETIRING_SOON_DAYS
+    assert gpt5.lifecycle(PRICES_AS_OF) == f"RETIRES {gpt5.shutdown_date}, in {days} days (use gpt-6.1-sol)"
+    far = MODELS["gpt-4o"]
+    assert far.lifecycle(PRICES_AS_OF) == f"shutdown {far.shutdown_date}"
+    assert far.retires_soon(far.shutdown_date - dt.timedelta(days=RETIRING_SOON_DAYS))
+    assert not far.retires_soon(far.shutdown_date - dt.timedelta(days=RETIRING_SOON_DAYS + 1))
+    assert far.lifecycle(far.shutdown_date).startswith("SHUT DOWN")
+    assert far.lifecycle(far.shutdown_date - dt.timedelta(days=1)).endswith("in 1 day (use gpt-6-luna)")

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 import string
+import textwrap
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -46,8 +47,8 @@ class Advice:
 
 
 _KEY_AGAIN = (
-    f"copy the key again from {API_KEYS_URL} (or create a new one) into .env, with no quotes or spaces, "
-    "then run `keylab doctor`"
+    f"copy the key again from {API_KEYS_URL} (or create a new one) into .env, with no spaces or curly "
+    "quotes around it, then run `keylab doctor`"
 )
 _READ_PARAM = "read the message and e.param: they name the parameter to fix; retrying the same request fails again"
 
@@ -58,7 +59,7 @@ ADVICE: dict[str, Advice] = {
         "call load_env() before OpenAI(), and check that OPENAI_API_KEY is set (keylab.status())"),
     "invalid_api_key": Advice(
         FIX_KEY, "the API does not know this key (mistyped, cut off, quoted, revoked or from elsewhere)",
-        "copy the key again; no quotes", _KEY_AGAIN),
+        "copy the key again, exactly", _KEY_AGAIN),
     "real_key_in_sandbox": Advice(
         FIX_KEY, "a real OpenAI key was sent to the sandbox (it was not used)",
         "use the sandbox key here",
@@ -335,21 +336,32 @@ def table_rows() -> list[Row]:
 
 
 class FailureTable(list):  # list of Row
-    """The table learners keep; prints as aligned plain text."""
+    """The table learners keep; prints as plain text that fits a notebook's width (WIDTH characters):
+    one heading per status and exception class, then each error code with what to do."""
 
-    HEADERS = ("status", "exception", "code", "case", "what to do")
+    WIDTH = 80
+    NO_CODE = "(no code)"
 
     def __str__(self) -> str:
-        cells = [self.HEADERS] + [
-            (str(r.status), r.exception, r.code or "None", r.case, f"{r.category}: {r.todo}") for r in self
-        ]
-        widths = [max(len(row[i]) for row in cells) for i in range(len(self.HEADERS) - 1)]
-
-        def line(row: tuple[str, ...]) -> str:
-            return "  ".join(cell.ljust(width) for cell, width in zip(row[:-1], widths, strict=True)) + "  " + row[-1]
-
-        rule = "  ".join("-" * w for w in widths) + "  " + "-" * 10
-        return "\n".join([line(cells[0]), rule, *(line(row) for row in cells[1:])])
+        code_width = max((len(r.code or self.NO_CODE) for r in self), default=0)
+        indent = 2
+        room = max(20, self.WIDTH - indent - code_width - 2)
+        lines = [f"{'status and exception, then each e.code':<{indent + code_width}}  what to do",
+                 "-" * min(self.WIDTH, indent + code_width + 2 + room)]
+        group: tuple[int, str] | None = None
+        seen: set[tuple[str, str]] = set()
+        for r in self:
+            if (r.status, r.exception) != group:
+                group, seen = (r.status, r.exception), set()
+                lines.append(f"{r.status} {r.exception}")
+            code, what = r.code or self.NO_CODE, f"{r.category}: {r.todo}"
+            if (code, what) in seen:  # two cases that read the same to a learner (e.g. RPM and TPM limits)
+                continue
+            seen.add((code, what))
+            wrapped = textwrap.wrap(what, room) or [""]
+            lines.append(f"{' ' * indent}{code:<{code_width}}  {wrapped[0]}")
+            lines += [" " * (indent + code_width + 2) + more for more in wrapped[1:]]
+        return "\n".join(lines)
 
     def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
         printer.text(str(self))

@@ -20,6 +20,8 @@ DEPRECATIONS_URL = "https://developers.openai.com/api/docs/deprecations"
 
 # The model the lessons use: the cheapest current general model on PRICES_AS_OF.
 COURSE_MODEL = "gpt-6-luna"
+# A model this close to its shutdown date is marked as retiring in the lessons' tables.
+RETIRING_SOON_DAYS = 30
 
 _D = Decimal
 
@@ -42,6 +44,26 @@ class ModelPrice:
 
     def is_shut_down(self, today: dt.date) -> bool:
         return self.shutdown_date is not None and today >= self.shutdown_date
+
+    def retires_soon(self, today: dt.date, days: int = RETIRING_SOON_DAYS) -> bool:
+        """Still answering on `today`, but shut down within `days` days."""
+        return (self.shutdown_date is not None and not self.is_shut_down(today)
+                and (self.shutdown_date - today).days <= days)
+
+    def lifecycle(self, today: dt.date) -> str:
+        """Where the model stands on `today`, in words, from its dated shutdown: "SHUT DOWN since
+        2026-10-23 (use gpt-5.6-sol)", "RETIRES 2026-12-11, in 13 days", "shutdown 2027-01-14" or
+        "no shutdown date". Lessons pass PRICES_AS_OF, the table's own date, so the words stay true
+        for that date and a notebook's saved output stays the same on every run."""
+        instead = f" (use {self.replacement})" if self.replacement else ""
+        if self.shutdown_date is None:
+            return "no shutdown date"
+        if self.is_shut_down(today):
+            return f"SHUT DOWN since {self.shutdown_date}{instead}"
+        left = (self.shutdown_date - today).days
+        if self.retires_soon(today):
+            return f"RETIRES {self.shutdown_date}, in {left} day{'' if left == 1 else 's'}{instead}"
+        return f"shutdown {self.shutdown_date}"
 
     @property
     def created(self) -> int:
@@ -126,6 +148,7 @@ __all__ = [
     "MODELS",
     "PRICES_AS_OF",
     "PRICING_URL",
+    "RETIRING_SOON_DAYS",
     "ModelPrice",
     "current_models",
     "get_model",
