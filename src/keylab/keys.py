@@ -106,6 +106,11 @@ def is_placeholder(key: str) -> bool:
     return low in PLACEHOLDERS or "your" in low or "here" in low or low.endswith("...") or set(low) <= set("x.-*")
 
 
+# Plain and curly quote marks: python-dotenv removes plain ones around a .env value, but cmd's
+# `set NAME="..."` keeps them and curly ones pasted from a document are never removed.
+QUOTE_MARKS = "'\"\u201c\u201d\u2018\u2019"
+
+
 def classify(key: str | None) -> KeyInfo:
     """Classify a key string without ever returning it: kind, prefix, length and the first problem."""
     if not key:
@@ -116,7 +121,7 @@ def classify(key: str | None) -> KeyInfo:
     problem = ""
     if key != key.strip():
         problem = "it has spaces or a newline around it"
-    elif key[:1] in "'\"" or key[-1:] in "'\"":
+    elif key[:1] in QUOTE_MARKS or key[-1:] in QUOTE_MARKS:
         problem = "it is wrapped in quotes"
     elif key.lower().startswith("bearer "):
         problem = "it starts with 'Bearer ' (the SDK adds that itself)"

@@ -79,7 +79,7 @@ def _banner(source_name: str, lab_name: str) -> NotebookNode:
         f"> **Generated file: do not edit.** This lab is generated from `{source_name}` by "
         "`keylab labs build`.\n"
         "> Course authors: edit the solution and rebuild; changes made here are overwritten.\n"
-        f"> Learners: write your answers in your own copy, `{WORK_DIR}/{lab_name}` (`keylab start` makes it), "
+        f"> Learners: write your answers in your own copy, `{WORK_DIR}/{lab_name}` (`python3 course.py start` makes it), "
         "where no rebuild or course update touches them."
     )
     cell.id = BANNER_ID

@@ -2,8 +2,8 @@
 
 Every `check()` records the exercise's best result and its latest one, when it was last checked and
 how many real attempts (passed or failed checks) there were. A passed exercise stays passed: a later
-wrong try changes only the latest result, which `keylab progress` shows next to the best. Writes are atomic (temp file + `os.replace`), and a file that
-cannot be read is moved aside to `progress.json.bak` with a message: progress tracking must never
+wrong try changes only the latest result, which `keylab progress` shows next to the best. Writes are
+atomic (temp file + `os.replace`), and a file that cannot be read is moved aside to `progress.json.bak` with a message: progress tracking must never
 break a check cell.
 """
 

@@ -63,7 +63,8 @@ def copy_text(lab_text: str, lab_name: str) -> str:
             f"or course update ever touches `{WORK_DIR}/` (it is git-ignored).\n"
             "> In each cell marked `# YOUR CODE HERE`, replace that line and the `raise` line under it with "
             "your code, run the cell, then run the check cell below it.\n"
-            f"> To start a lab over, delete its file here and run `keylab start` (or `keylab labs copy`) again."
+            "> To start a lab over, delete its file here and run `python3 course.py labs copy` "
+            "(Windows: `py course.py labs copy`) in the course folder."
         ),
     }
     cells = nb.get("cells", [])

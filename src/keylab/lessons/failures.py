@@ -48,7 +48,7 @@ class Advice:
 
 _KEY_AGAIN = (
     f"copy the key again from {API_KEYS_URL} (or create a new one) into .env, with no spaces or curly "
-    "quotes around it, then run `keylab doctor`"
+    "quotes around it, then run `python3 course.py doctor`"
 )
 _READ_PARAM = "read the message and e.param: they name the parameter to fix; retrying the same request fails again"
 
@@ -223,7 +223,7 @@ def advice_for(e: BaseException) -> Advice:
     if isinstance(e, openai.APIConnectionError):
         return Advice(FIX_KEY, "no HTTP answer came back: the network, OPENAI_BASE_URL, or a key with a space "
                       "or newline in it (it cannot go into a header)", "check the URL and the key",
-                      "run `keylab doctor`: it checks the base URL and whitespace in the key")
+                      "run `python3 course.py doctor`: it checks the base URL and whitespace in the key")
     if isinstance(e, openai.OpenAIError) and "Missing credentials" in str(e):
         return Advice(FIX_KEY, "the SDK found no key, so it sent nothing", "load .env before OpenAI()",
                       "call load_env() before OpenAI(), and check that .env sets OPENAI_API_KEY")

@@ -40,8 +40,8 @@ REQUIRED_PACKAGES: tuple[tuple[str, str, str], ...] = (
 )
 ENCODINGS = ("o200k_base", "cl100k_base")
 SANDBOX_START_FIX = (
-    "Start the sandbox: run `keylab start` in a terminal in the course folder (or `keylab sandbox` "
-    "to start only the sandbox), then run this cell again."
+    "Start the sandbox: run `python3 course.py start` in a terminal in the course folder (Windows: "
+    "`py course.py start`; or `python3 course.py sandbox` to start only the sandbox), then run this cell again."
 )
 
 
