@@ -118,3 +118,30 @@ def test_lessons_link_to_the_working_copies() -> None:
     for lesson in sorted((ROOT / "notebooks").glob("0[1-4]-*.ipynb")):
         text = lesson.read_text(encoding="utf-8")
         assert f"../{WORK_DIR}/lab-{lesson.name[:2]}-" in text, f"{lesson.name} does not link to its working copy"
+
+
+def test_answers_written_in_labs_by_mistake_are_kept_before_a_rebuild(
+    course: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The old advice "labs are stale: run keylab labs build" overwrote a learner's answers."""
+    lab = next((course / "labs").glob("lab-01-*.ipynb"))
+    nb = nbformat.read(lab, as_version=4)
+    nb.cells[2].execution_count = 1
+    nb.cells.append(v4.new_code_cell("my_answer = 42", execution_count=2,
+                                     outputs=[v4.new_output("stream", name="stdout", text="42\n")]))
+    nbformat.write(nb, lab)
+    worked = lab.read_bytes()
+
+    assert main(["labs", "check"]) == 1
+    assert "someone worked in it" in capsys.readouterr().out
+    assert main(["labs", "build"]) == 0
+    out = capsys.readouterr().out
+    kept = course / WORK_DIR / lab.name
+    assert f"kept the worked-in labs/{lab.name} as {WORK_DIR}/{lab.name}" in out
+    assert kept.read_bytes() == worked
+    assert main(["labs", "check"]) == 0
+
+    nbformat.write(nb, lab)  # again, now that my-labs/ has that name: a second, free name
+    assert main(["labs", "build"]) == 0
+    assert (course / WORK_DIR / lab.name.replace(".ipynb", ".from-labs.ipynb")).read_bytes() == worked
+    assert kept.read_bytes() == worked

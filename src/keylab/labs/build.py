@@ -190,14 +190,41 @@ def _is_generated(lab_path: Path) -> bool:
     return bool(nb.cells) and _is_banner(nb.cells[0])
 
 
-def build_all(solutions_dir: Path, labs_dir: Path) -> list[str]:
+def _was_run(lab_path: Path) -> bool:
+    """Whether a lab file holds outputs or execution counts: a generated lab never does, so someone
+    worked in it (a learner who wrote answers in labs/ instead of their copy in my-labs/)."""
+    try:
+        nb = nbformat.read(lab_path, as_version=4)
+    except Exception:
+        return True  # unreadable: keep it rather than guess
+    return any(
+        cell.cell_type == "code" and (cell.get("outputs") or cell.get("execution_count") is not None)
+        for cell in nb.cells
+    )
+
+
+def _keep_aside(lab_path: Path, work_dir: Path) -> Path:
+    """Copy a lab someone worked in to `work_dir` under a name that is not taken, before it is rebuilt."""
+    work_dir.mkdir(parents=True, exist_ok=True)
+    stem = lab_path.name.removesuffix(".ipynb")
+    candidates = [work_dir / lab_path.name] + [
+        work_dir / f"{stem}.from-labs{'' if n == 1 else n}.ipynb" for n in range(1, 1000)
+    ]
+    target = next(path for path in candidates if not path.exists())
+    target.write_bytes(lab_path.read_bytes())
+    return target
+
+
+def build_all(solutions_dir: Path, labs_dir: Path, work_dir: Path | None = None) -> list[str]:
     """Regenerate every lab; return a line per change (written labs, removed generated orphans).
 
-    Labs whose text is already right are not rewritten. A lab without a solution is deleted only if it
-    carries our generated banner (so a hand-made file is never lost); otherwise it is left for
-    `check_all` to report.
+    Labs whose text is already right are not rewritten. A lab someone ran (it has outputs) is first
+    copied to `work_dir` (default: `my-labs/` next to `labs_dir`), so answers written in labs/ by
+    mistake are never lost. A lab without a solution is deleted only if it carries our generated
+    banner (so a hand-made file is never lost); otherwise it is left for `check_all` to report.
     """
     labs_dir.mkdir(parents=True, exist_ok=True)
+    work_dir = work_dir or labs_dir.parent / WORK_DIR
     changes: list[str] = []
     expected: set[str] = set()
     for solution in _solutions(solutions_dir):
@@ -206,10 +233,13 @@ def build_all(solutions_dir: Path, labs_dir: Path) -> list[str]:
         expected.add(target.name)
         if target.is_file() and target.read_text(encoding="utf-8") == text:
             continue
+        if target.is_file() and _was_run(target):
+            kept = _keep_aside(target, work_dir)
+            changes.append(f"kept the worked-in {display_path(target)} as {display_path(kept)}")
         target.write_text(text, encoding="utf-8", newline="\n")
         changes.append(f"wrote {display_path(target)}")
     for lab in _orphans(labs_dir, expected):
-        if _is_generated(lab):
+        if _is_generated(lab) and not _was_run(lab):
             lab.unlink()
             changes.append(f"removed {display_path(lab)} (its solution is gone)")
     return changes
@@ -244,8 +274,13 @@ def check_all(solutions_dir: Path, labs_dir: Path) -> list[LabProblem]:
                 LabProblem(lab, "missing", f"{display_path(lab)} is missing: run `keylab labs build`")
             )
         elif lab.read_text(encoding="utf-8") != text:
+            worked_in = _was_run(lab)
+            advice = (
+                " (it holds outputs: someone worked in it; `keylab labs build` first copies it to "
+                f"{WORK_DIR}/, where learners' answers belong)" if worked_in else ""
+            )
             problems.append(
-                LabProblem(lab, "stale", f"{display_path(lab)} is stale: run `keylab labs build`")
+                LabProblem(lab, "stale", f"{display_path(lab)} is stale: run `keylab labs build`{advice}")
             )
     for lab in _orphans(labs_dir, expected):
         source = _solution_name_for(lab.name)
