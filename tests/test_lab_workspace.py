@@ -145,3 +145,31 @@ def test_answers_written_in_labs_by_mistake_are_kept_before_a_rebuild(
     assert main(["labs", "build"]) == 0
     assert (course / WORK_DIR / lab.name.replace(".ipynb", ".from-labs.ipynb")).read_bytes() == worked
     assert kept.read_bytes() == worked
+
+
+def test_keylab_start_makes_the_working_copies_end_to_end(course: Path) -> None:
+    """What a learner runs: `keylab start` (here without JupyterLab) leaves my-labs/ ready."""
+    import os
+    import sys
+
+    env = {**os.environ, "KEYLAB_COURSE_ROOT": str(course), "KEYLAB_HOME": str(course / ".keylab")}
+    process = subprocess.Popen([sys.executable, "-m", "keylab", "start", "--no-lab", "--port", "0"],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    lines = []
+    try:
+        assert process.stdout is not None
+        for line in process.stdout:
+            lines.append(line)
+            if "Sandbox running" in line:
+                break
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    text = "".join(lines)
+    assert "Made your working copies of 4 lab(s) in my-labs/" in text, text
+    assert sorted(p.name for p in (course / WORK_DIR).glob("lab-*.ipynb")) == sorted(
+        p.name for p in (course / "labs").glob("lab-*.ipynb"))
