@@ -219,7 +219,7 @@ def test_unreadable_file_is_a_note_not_a_traceback(tmp_path: Path) -> None:
     env_file.write_bytes(f"OPENAI_API_KEY={generate_sandbox_key()}\n".encode("utf-16"))
     result = load_env(env_file)
     assert result.found and result.set == ()
-    assert "not UTF-8" in str(result) and "keylab doctor" in str(result)
+    assert "not UTF-8" in str(result) and "course.py doctor" in str(result)
     assert "OPENAI_API_KEY" not in os.environ
 
 

@@ -104,7 +104,7 @@ def test_unreadable_env_file_is_a_fail(tmp_path, monkeypatch):
     path.write_bytes(f"OPENAI_API_KEY={generate_sandbox_key()}\n".encode("utf-16"))
     line = check_environment(reach_api=False).find(".env")
     assert line.level == "FAIL" and "could not load" in line.detail
-    assert "not UTF-8" in line.fix and "keylab doctor" in line.fix
+    assert "not UTF-8" in line.fix and "course.py doctor" in line.fix
 
 
 def test_shell_value_winning_over_env_is_a_warning_with_the_doctors_fix(tmp_path, monkeypatch):

@@ -172,7 +172,7 @@ class EnvLoad:
             return [
                 f"No .env file found. Looked in {self.location.looked_in}.",
                 "Fix: copy .env.example to .env in the course folder, put your key in it, "
-                "then run this cell again (or run `keylab doctor`).",
+                "then run this cell again (or run `python3 course.py doctor`).",
             ]
         if self.read_error:
             return [f"Found {self.location.path} but loaded nothing.", self.read_error]
@@ -223,7 +223,7 @@ def load_env(
         values = dotenv_values(location.path, interpolate=True)
     except (OSError, UnicodeDecodeError) as exc:
         reason = "it is not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else exc.strerror
-        error = f"Could not read {location.path}: {reason}. Run `keylab doctor` for the fix."
+        error = f"Could not read {location.path}: {reason}. Run `python3 course.py doctor` for the fix."
         return EnvLoad(location, override=override, read_error=error)
     set_names: list[str] = []
     unchanged: list[str] = []

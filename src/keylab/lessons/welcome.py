@@ -87,7 +87,7 @@ class WelcomeReport(list[CheckLine]):
         warns = sum(line.level == "WARN" for line in self)
         if fails:
             return (f"{fails} problem(s) to fix: follow each 'Fix:' line above, then run this cell "
-                    "again. `keylab doctor` explains more.")
+                    "again. `python3 course.py doctor` explains more.")
         if warns:
             return "Ready, with warning(s) above: the course works, but read them."
         return "All set: you are ready for lesson 01."
@@ -188,7 +188,7 @@ def check_mode(environ: Mapping[str, str], kind: KeyKind) -> CheckLine:
     if shown.mode == "not configured":
         return CheckLine("FAIL", "mode", f"not configured ({url})",
                          "set OPENAI_API_KEY (and, for the sandbox, OPENAI_BASE_URL) in .env; "
-                         "`keylab doctor` says what is missing.")
+                         "`python3 course.py doctor` says what is missing.")
     return CheckLine("OK", "mode", f"{shown.mode}, requests go to {url}")
 
 
@@ -222,7 +222,7 @@ def check_api(environ: Mapping[str, str], *, timeout: float = 10.0, client_facto
         return CheckLine("FAIL", "API", f"the key was rejected (401 {error.code or 'unauthorized'})", fix)
     except openai.APIStatusError as error:
         return CheckLine("FAIL", "API", f"error {error.status_code} {error.code or ''}".rstrip(),
-                         "`keylab doctor` explains most errors; lesson 04 covers all of them.")
+                         "`python3 course.py doctor` explains most errors; lesson 04 covers all of them.")
     if model in ids:
         return CheckLine("OK", "API", f"reachable: client.models.list() answered through the official SDK; {model} is available")
     return CheckLine("WARN", "API", f"reachable, but {model} (the course's model) is not in your model list",
