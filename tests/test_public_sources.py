@@ -29,8 +29,10 @@ INTERNAL = re.compile(
 )
 NOTEBOOK_FOLDERS = ("notebooks", "solutions", "labs")
 DOC_FILES = ("README.md", ".env.example")
-# Packages whose strings a learner reads (printed, raised, or rendered); docstrings and comments excluded.
-LEARNER_CODE = ("cli", "doctor", "labs", "lessons", "pricing", "platform_facts.py", "environment.py", "keys.py")
+# Code whose strings a learner reads (printed, raised, rendered, or named as a source); docstrings and
+# comments excluded.
+LEARNER_CODE = ("cli", "doctor", "labs", "lessons", "pricing", "sandbox", "platform_facts.py", "environment.py",
+                "keys.py")
 
 
 def internal_citations(text: str) -> list[str]:

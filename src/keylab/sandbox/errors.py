@@ -4,7 +4,7 @@ Each entry fixes the HTTP status, `type`, `code`, `param` and message template o
 server raises `ApiError(entry, **fields)` anywhere; one exception handler turns it into the
 `{"error": {"message", "type", "param", "code"}}` envelope (key order as seen live), so the
 official SDK raises the same exception class with the same attributes as against api.openai.com.
-Sources refer to ../shared/facts.md ("B2" = section B2) and the threads cited there.
+Each source names the public threads the wording was copied from (see docs/sources.md).
 """
 
 from __future__ import annotations
@@ -70,12 +70,12 @@ CATALOGUE: dict[str, ErrorSpec] = _catalogue(
             "using Bearer auth (i.e. Authorization: Bearer YOUR_KEY), or as the password field (with blank "
             "username) if you're accessing the API from your browser and are prompted for a username and "
             f"password. You can obtain an API key from {KEYS_URL}.",
-            source="facts.md B2 (2026 log wording)",
+            source="2026 log wording; docs/sources.md",
         ),
         ErrorSpec(
             "invalid_api_key", 401, "invalid_request_error", "invalid_api_key",
             "Incorrect API key provided: {masked}. You can find your API key at " + KEYS_URL + ".",
-            source="facts.md B2; masking from openai-python#715, continuedev/continue#9634",
+            source="masking from openai-python#715, continuedev/continue#9634; docs/sources.md",
         ),
         ErrorSpec(
             "real_key_in_sandbox", 401, "invalid_request_error", "invalid_api_key",
@@ -89,29 +89,29 @@ CATALOGUE: dict[str, ErrorSpec] = _catalogue(
         ErrorSpec(
             "missing_scopes", 401, "invalid_request_error", None,
             "You have insufficient permissions for this operation. Missing scopes: {scopes}. " + _SCOPE_HINT,
-            source="facts.md B2: PowerToys#32989, continue#10059, community threads 1378804, 1345041",
+            source="PowerToys#32989, continue#10059, community threads 1378804, 1345041; docs/sources.md",
         ),
         ErrorSpec(
             "missing_admin_scopes", 401, "invalid_request_error", None,
             "You have insufficient permissions for this operation. Missing scopes: {scopes}. Check that you "
             "have the correct role in your organization, and if you're using a restricted API key, that it "
             "has the necessary scopes.",
-            source="facts.md B2: community thread 'Introducing the Usage API'",
+            source="community thread 'Introducing the Usage API'; docs/sources.md",
         ),
         ErrorSpec(
             "mismatched_organization", 401, "invalid_request_error", "mismatched_organization",
             "OpenAI-Organization header should match organization for API key",
-            source="facts.md B2: openai/codex#1000, fish-ai#62",
+            source="openai/codex#1000, fish-ai#62; docs/sources.md",
         ),
         ErrorSpec(
             "mismatched_project", 401, "invalid_request_error", "mismatched_project",
             "OpenAI-Project header should match project for API key",
-            source="facts.md B2: inferred from the organization case, not seen verbatim",
+            source="inferred from the organization case, not seen verbatim; docs/sources.md",
         ),
         ErrorSpec(
             "model_not_found", 404, "invalid_request_error", "model_not_found",
             "The model `{model}` does not exist or you do not have access to it.",
-            source="facts.md B5: screenshot-to-code#332; LiteLLM#39457 for /v1/responses",
+            source="screenshot-to-code#332; LiteLLM#39457 for /v1/responses; docs/sources.md",
         ),
         ErrorSpec(
             "invalid_json", 400, "invalid_request_error", None,
@@ -119,22 +119,22 @@ CATALOGUE: dict[str, ErrorSpec] = _catalogue(
             "HTTP library correctly. The OpenAI API expects a JSON payload, but what was sent was not valid "
             "JSON. If you have trouble figuring out how to fix this, please contact us through our help center "
             "at help.openai.com.)",
-            source="facts.md B5: NextChat#4064",
+            source="NextChat#4064; docs/sources.md",
         ),
         ErrorSpec(
             "missing_model", 400, "invalid_request_error", None,
             "you must provide a model parameter",
-            source="facts.md B5",
+            source="docs/sources.md",
         ),
         ErrorSpec(
             "missing_required_parameter", 400, "invalid_request_error", "missing_required_parameter",
             "Missing required parameter: '{param}'.",
-            source="facts.md B5",
+            source="docs/sources.md",
         ),
         ErrorSpec(
             "unknown_parameter", 400, "invalid_request_error", "unknown_parameter",
             "Unknown parameter: '{param}'.",
-            source="facts.md B5: openai-ui#127",
+            source="openai-ui#127; docs/sources.md",
         ),
         ErrorSpec(
             "invalid_type", 400, "invalid_request_error", "invalid_type",
@@ -186,8 +186,8 @@ CATALOGUE: dict[str, ErrorSpec] = _catalogue(
             "unknown_url", 404, "invalid_request_error", "unknown_url",
             "Unknown request URL: {method} {path}. Please check the URL for typos, or see the docs at "
             "https://platform.openai.com/docs/api-reference/.",
-            source="facts.md B5; a known path with the wrong method is answered the same way "
-            "(openai-python#263, #271: 'Invalid URL (POST /v1/chat/completions)')",
+            source="a known path with the wrong method is answered the same way "
+            "(openai-python#263, #271: 'Invalid URL (POST /v1/chat/completions)'); docs/sources.md",
         ),
         ErrorSpec(
             "response_not_found", 404, "invalid_request_error", None,
@@ -226,45 +226,45 @@ CATALOGUE: dict[str, ErrorSpec] = _catalogue(
             "insufficient_quota", 429, "insufficient_quota", "insufficient_quota",
             "You exceeded your current quota, please check your plan and billing details. For more "
             f"information on this error, read the docs: {ERROR_CODES_URL}.",
-            source="facts.md B3: simonw/llm#494, NextChat#3664",
+            source="simonw/llm#494, NextChat#3664; docs/sources.md",
         ),
         ErrorSpec(
             "credit_balance_exhausted", 429, "insufficient_quota", "credit_balance_exhausted",
             f"You have no credits remaining. Add credits to continue using the API at {BILLING_URL}",
-            source="facts.md B3: inspect_ai#5340, dyad#4184 (2026 variant)",
+            source="inspect_ai#5340, dyad#4184 (2026 variant); docs/sources.md",
         ),
         ErrorSpec(
             "organization_spend_limit_exceeded", 429, "insufficient_quota", "organization_spend_limit_exceeded",
             "Your organization has reached its monthly spend limit of {limit}. Raise the limit or wait until "
             f"next month: {LIMITS_URL}",
-            source="facts.md B3 (code from help.openai.com 6614457; message written by keylab, unverified)",
+            source="code from help.openai.com 6614457; message written by keylab, unverified; docs/sources.md",
         ),
         ErrorSpec(
             "project_spend_limit_exceeded", 429, "insufficient_quota", "project_spend_limit_exceeded",
             "Your project has reached its monthly spend limit of {limit}. Raise the project's limit or wait "
             "until next month: " + LIMITS_URL,
-            source="facts.md B3 (code from help.openai.com 6614457; message written by keylab, unverified)",
+            source="code from help.openai.com 6614457; message written by keylab, unverified; docs/sources.md",
         ),
         ErrorSpec(
             "rate_limit_requests", 429, "requests", "rate_limit_exceeded",
             "Rate limit reached for {model} in organization {org} on requests per min (RPM): Limit {limit}, "
             "Used {used}, Requested 1. Please try again in {wait}. Visit " + RATE_LIMITS_URL
             + " to learn more.",
-            source="facts.md B4: BuilderIO/micro-agent#86, MetaGPT#523", retry_after=True,
+            source="BuilderIO/micro-agent#86, MetaGPT#523; docs/sources.md", retry_after=True,
         ),
         ErrorSpec(
             "rate_limit_tokens", 429, "tokens", "rate_limit_exceeded",
             "Rate limit reached for {model} in organization {org} on tokens per min (TPM): Limit {limit}, "
             "Used {used}, Requested {requested}. Please try again in {wait}. Visit " + RATE_LIMITS_URL
             + " to learn more.",
-            source="facts.md B4", retry_after=True,
+            source="docs/sources.md", retry_after=True,
         ),
         ErrorSpec(
             "request_too_large", 429, "tokens", "rate_limit_exceeded",
             "Request too large for {model} in organization {org} on tokens per min (TPM): Limit {limit}, "
             "Requested {requested}. The input or output tokens must be reduced in order to run successfully. "
             "Visit " + RATE_LIMITS_URL + " to learn more.",
-            source="facts.md B4: shell_gpt#653",
+            source="shell_gpt#653; docs/sources.md",
         ),
         ErrorSpec(
             "server_error", 500, "server_error", None,
