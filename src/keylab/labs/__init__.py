@@ -1,6 +1,7 @@
 """Labs: generated exercise notebooks, their self-check cells and the learner's progress.
 
-- `build_lab` / `build_all` / `check_all`: `solutions/NN-name.ipynb` → `labs/NN-name.ipynb`.
+- `build_lab` / `build_all` / `check_all`: `solutions/solution-NN-name.ipynb` → `labs/lab-NN-name.ipynb`.
+- `keylab.labs.workspace.ensure_working_copies`: the learner's copies in `my-labs/`, never overwritten.
 - `check("NN.K")`: the cell after each exercise; prints friendly feedback and never raises.
 - `exercise(...)`: registers a checker in `keylab.labs.exercises.labNN`.
 - `progress_report()`: what `keylab progress` shows.
