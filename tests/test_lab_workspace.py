@@ -173,3 +173,30 @@ def test_keylab_start_makes_the_working_copies_end_to_end(course: Path) -> None:
     assert "Made your working copies of 4 lab(s) in my-labs/" in text, text
     assert sorted(p.name for p in (course / WORK_DIR).glob("lab-*.ipynb")) == sorted(
         p.name for p in (course / "labs").glob("lab-*.ipynb"))
+
+
+def test_every_relative_link_in_the_course_notebooks_resolves() -> None:
+    """Renamed labs and the my-labs copies must not leave dead links. A link into my-labs/ resolves when
+    the lab it is copied from exists (the copy itself is made on the learner's machine)."""
+    import re
+
+    link = re.compile(r"\]\(([^)\s]+)\)")
+    dead = []
+    checked = 0
+    for folder in ("notebooks", "solutions", "labs"):
+        for path in sorted((ROOT / folder).glob("*.ipynb")):
+            nb = nbformat.read(path, as_version=4)
+            for cell in nb.cells:
+                if cell.cell_type != "markdown":
+                    continue
+                for target in link.findall(cell.source):
+                    if target.startswith(("http://", "https://", "#", "mailto:")):
+                        continue
+                    resolved = (path.parent / target.split("#")[0]).resolve()
+                    if resolved.parent == (ROOT / WORK_DIR).resolve():
+                        resolved = ROOT / "labs" / resolved.name
+                    checked += 1
+                    if not resolved.exists():
+                        dead.append(f"{folder}/{path.name}: {target}")
+    assert checked > 10
+    assert not dead, dead
