@@ -200,3 +200,16 @@ def test_every_relative_link_in_the_course_notebooks_resolves() -> None:
                         dead.append(f"{folder}/{path.name}: {target}")
     assert checked > 10
     assert not dead, dead
+
+
+def test_a_blocked_my_labs_gives_a_message_not_a_traceback(
+    course: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from keylab.cli.start import _copy_labs
+
+    (course / WORK_DIR).write_text("not a folder")
+    assert main(["labs", "copy"]) == 1
+    assert "rename it and run this again" in capsys.readouterr().err
+    _copy_labs(course)
+    assert "could not make your working copies" in capsys.readouterr().out
+    assert (course / WORK_DIR).read_text() == "not a folder"

@@ -96,7 +96,12 @@ def _copy(args: argparse.Namespace) -> int:
     if root is None:
         print("keylab labs copy: run this inside the course checkout", file=sys.stderr)
         return 2
-    results = ensure_working_copies(root / "labs", root / WORK_DIR)
+    try:
+        results = ensure_working_copies(root / "labs", root / WORK_DIR)
+    except OSError as error:
+        print(f"keylab labs copy: could not write {root / WORK_DIR} ({error.strerror or error}); "
+              f"if {WORK_DIR} is a file, rename it and run this again", file=sys.stderr)
+        return 1
     lines = describe(results, root)
     for line in lines:
         print(line)
