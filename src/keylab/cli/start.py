@@ -144,7 +144,7 @@ def _copy_labs(root: Path) -> None:
         results = ensure_working_copies(root / "labs", root / WORK_DIR)
     except OSError as error:
         print(f"Note: could not make your working copies of the labs in {WORK_DIR}/ ({error}); "
-              "the lessons' links to them will not work until `keylab labs copy` succeeds.")
+              "the lessons' links to them will not work until `python3 course.py labs copy` succeeds.")
         return
     for line in describe(results, root):
         print(line)
