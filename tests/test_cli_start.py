@@ -143,3 +143,39 @@ def test_keylab_start_prints_where_to_go_and_its_terminals_have_keylab(tmp_path:
     for url in (lab_url + "api/status", sandbox + "/sandbox/health"):
         with pytest.raises(OSError):
             urllib.request.urlopen(url, timeout=2)  # noqa: S310 (loopback)
+
+
+# ------------------------------------------------------------------ `python3 course.py COMMAND`: keylab anywhere
+
+
+def _course_py(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """course.py as a learner runs it: any Python 3, any PATH (here without .venv on it)."""
+    sys.path.insert(0, str(ROOT))
+    try:
+        import course
+    finally:
+        sys.path.remove(str(ROOT))
+    if not course.STAMP.is_file() or course.STAMP.read_text().strip() != course._requirements_digest():
+        pytest.skip("the course's .venv is not installed and current (python3 course.py test installs it)")
+    env = {**os.environ, "PATH": BARE_PATH if os.name != "nt" else os.environ.get("PATH", "")}
+    return subprocess.run([sys.executable, str(ROOT / "course.py"), *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_course_py_passes_keylab_commands_through(tmp_path: Path) -> None:
+    env_file = tmp_path / "course.env"
+    env_file.write_text("OPENAI_API_KEY=\n")
+    doctor = _course_py("doctor", "--offline", "--format", "json", "--env-file", str(env_file), cwd=tmp_path)
+    assert doctor.returncode == 1, doctor.stderr  # keylab's exit status comes back
+    report = json.loads(doctor.stdout)
+    assert "KD005" in [f["code"] for f in report["findings"]] and report["api"] == "not checked (offline)"
+    progress = _course_py("progress", cwd=tmp_path)
+    assert progress.returncode == 0, progress.stderr
+    assert "Lab 01" in progress.stdout or "no labs" in progress.stdout.lower()
+
+
+def test_course_py_names_its_commands(tmp_path: Path) -> None:
+    unknown = _course_py("nosuch", cwd=tmp_path)
+    assert unknown.returncode == 2 and "invalid choice" in unknown.stderr and "progress" in unknown.stderr
+    helped = _course_py("--help", cwd=tmp_path)
+    assert helped.returncode == 0 and "python3 course.py progress" in helped.stdout and "doctor" in helped.stdout
