@@ -17,7 +17,7 @@ When neither has the file, `load` returns None and callers count approximately, 
 
 from __future__ import annotations
 
-import base64
+import binascii
 import functools
 import gzip
 import hashlib
@@ -133,9 +133,12 @@ def source(name: str) -> str | None:
 
 
 def parse_ranks(data: bytes) -> dict[bytes, int]:
-    """A .tiktoken file ("base64-token rank" per line) as tiktoken's mergeable ranks."""
+    """A .tiktoken file ("base64-token rank" per line) as tiktoken's mergeable ranks.
+
+    The same result as tiktoken.load.load_tiktoken_bpe, in about half the time (the sandbox's first
+    exact count waits for this): one split, binascii rather than base64's per-call checks."""
     fields = data.split()
-    return dict(zip(map(base64.b64decode, fields[0::2]), map(int, fields[1::2]), strict=True))
+    return dict(zip(map(binascii.a2b_base64, fields[0::2]), map(int, fields[1::2]), strict=True))
 
 
 def load(name: str) -> Any | None:
