@@ -100,9 +100,11 @@ async def _terminal_output(lab_url: str, token: str, command: str, expect: str) 
 
 @pytest.mark.slow
 @needs_posix
-def test_keylab_start_prints_where_to_go_and_its_terminals_have_keylab(tmp_path: Path) -> None:
+@pytest.mark.parametrize("stop", ["ctrl-c", "terminate"])
+def test_keylab_start_prints_where_to_go_and_its_terminals_have_keylab(stop: str, tmp_path: Path) -> None:
     """End to end: `keylab start` started without .venv on PATH (as `python3 course.py start` does), a
-    JupyterLab terminal finds `keylab`, the printed address with its token works, Ctrl-C stops everything."""
+    JupyterLab terminal finds `keylab`, the printed address with its token works, and Ctrl-C (the whole
+    process group) or a SIGTERM to `keylab start` alone (a closed window) stops JupyterLab and the sandbox."""
     course = tmp_path / "course"
     (course / "notebooks").mkdir(parents=True)
     (course / "pyproject.toml").write_text("")
@@ -130,10 +132,16 @@ def test_keylab_start_prints_where_to_go_and_its_terminals_have_keylab(tmp_path:
         sandbox = re.search(r"Dashboard:  (http://127\.0\.0\.1:\d+)/", text).group(1)
         assert "[I " not in text, "Jupyter's log belongs in its file, not in the block's window"
         assert (tmp_path / "keylab" / "jupyter" / "jupyterlab.log").read_text()
-        out = asyncio.run(_terminal_output(lab_url, token, "command -v keylab", "/keylab"))
-        assert str(BIN / "keylab") in out, out
+        if stop == "ctrl-c":
+            out = asyncio.run(_terminal_output(lab_url, token, "command -v keylab", "/keylab"))
+            assert str(BIN / "keylab") in out, out
+        else:
+            assert urllib.request.urlopen(f"{lab_url}api/status?token={token}", timeout=5).status == 200  # noqa: S310
     finally:
-        os.killpg(process.pid, signal.SIGINT)  # Ctrl-C in the learner's terminal reaches the whole group
+        if stop == "ctrl-c":
+            os.killpg(process.pid, signal.SIGINT)  # Ctrl-C in the learner's terminal reaches the whole group
+        else:
+            process.terminate()
         try:
             rest, _ = process.communicate(timeout=40)
         except subprocess.TimeoutExpired:

@@ -195,7 +195,8 @@ def run_lab(root: Path, notebook: str, sandbox_url: str, state_dir: Path, *, no_
 
 
 def _stop(process: subprocess.Popen[bytes], grace: float) -> None:
-    """Wait `grace` seconds for the server to exit by itself, then terminate it (and kill it if need be)."""
+    """Wait `grace` seconds for the server to exit by itself, then terminate it (SIGTERM: it shuts its
+    kernels down) and kill it only if it is still there 10 s later."""
     if process.poll() is not None:
         return
     try:
@@ -203,7 +204,7 @@ def _stop(process: subprocess.Popen[bytes], grace: float) -> None:
     except subprocess.TimeoutExpired:
         process.terminate()
         try:
-            process.wait(timeout=grace)
+            process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
