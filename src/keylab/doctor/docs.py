@@ -33,6 +33,9 @@ and never shows a key beyond its masked form (`sk-proj-...abcd`).
 keylab doctor [--env-file FILE] [--project DIR] [--format text|json] [--offline]
 ```
 
+From any terminal, `python3 course.py doctor …` (Windows: `py course.py doctor …`) runs the same command
+inside the course's environment; in the course's JupyterLab terminal, `keylab doctor` works as it is.
+
 * Exit status 1 when at least one problem of severity **error** is found, else 0 (warnings alone pass).
 * `--format json` prints
   `{"ok": ..., "findings": [{"code", "name", "severity", "title", "detail", "fix", ...}], ...}`.
