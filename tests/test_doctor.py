@@ -603,6 +603,17 @@ def test_a_key_with_problems_is_not_sent(project: Path) -> None:
     assert seen == [""] and "key not sent" in report.api
 
 
+def test_a_restricted_key_without_models_read_is_accepted(project: Path) -> None:
+    """401 "Missing scopes": the server knows the key, it only may not list models. Not KD023."""
+    body = json.dumps({"error": {"message": "You have insufficient permissions for this operation. Missing scopes: "
+                                 "api.model.read.", "type": "invalid_request_error", "code": None}})
+    with other_server(401, "application/json", body.encode()) as (url, seen):
+        write_env(project, healthy_text(url=url))
+        report = run(project, environ={})
+    assert report.findings == () and "key accepted" in report.api and "restricted" in report.api
+    assert seen[0].startswith("Bearer sk-")
+
+
 def test_address_problems_skip_the_network_check(project: Path) -> None:
     write_env(project, healthy_text(url=f"http://127.0.0.1:{free_port()}"))
     report = run(project, environ={})

@@ -225,7 +225,8 @@ PROBLEMS: tuple[Problem, ...] = (
         "Network check: `GET <base URL>/models` with the key answered 401 (for example `invalid_api_key`). "
         "The key is well formed, but the server does not know it: a sandbox whose data was reset or "
         "that made another key, or a live key that was revoked, mistyped or belongs to another "
-        "account.",
+        "account. A 401 that says `Missing scopes` is not this problem: the server knows the key, a "
+        "restricted one without permission to list models.",
         "Sandbox: create a key in the sandbox dashboard (`keylab sandbox open`, API keys) and put it in "
         "`.env`, or delete `.env` and run `python3 course.py start` again to get a new one. Live API: "
         "copy the key again from https://platform.openai.com/api-keys, or create a new one there. Then "

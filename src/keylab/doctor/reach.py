@@ -53,6 +53,11 @@ def _error_code(body: Any) -> str:
     return ""
 
 
+def _error_message(body: Any) -> str:
+    error = body.get("error") if isinstance(body, dict) else None
+    return str(error.get("message") or "") if isinstance(error, dict) else ""
+
+
 def check(base_url: str, key: str | None, *, timeout: float = TIMEOUT_S,
           transport: httpx.BaseTransport | None = None) -> Reach:
     """Send the free request and explain what came back. key=None checks only that the API answers."""
@@ -95,6 +100,9 @@ def check(base_url: str, key: str | None, *, timeout: float = TIMEOUT_S,
     if status == 200:
         accepted = "key accepted" if key else "no key sent"
         return Reach(f"{where} answers (GET /v1/models), {accepted}")
+    if status == 401 and key and "Missing scopes" in _error_message(body):
+        # A restricted key the server knows, without the permission to list models: accepted.
+        return Reach(f"{where} answers, key accepted (it may not list models: a restricted key)")
     if status == 401 and key:
         code = _error_code(body) or "unauthorized"
         whose = "the sandbox does not know this key" if sandbox else "the API does not accept this key"
