@@ -85,7 +85,7 @@ def test_unreachable_sandbox_says_keylab_start(tmp_path, monkeypatch):
     line = report.find("API")
     assert line.level == "FAIL"
     assert "does not answer" in line.detail
-    assert "`keylab start`" in line.fix
+    assert "`python3 course.py start`" in line.fix
     assert report.find("OPENAI_API_KEY").level == "OK"
     assert report.find("mode").level == "OK"
     assert key not in str(report)
@@ -165,4 +165,4 @@ def test_require_sandbox(capsys):
 
 def test_dashboard_url():
     assert dashboard_url({"OPENAI_BASE_URL": "http://127.0.0.1:8765/v1"}) == "http://127.0.0.1:8765/"
-    assert "keylab start" in dashboard_url({})
+    assert "python3 course.py start" in dashboard_url({})

@@ -31,7 +31,7 @@ def dashboard_url(environ: Mapping[str, str] | None = None) -> str:
     env = os.environ if environ is None else environ
     base = (env.get(BASE_URL_VAR) or "").strip().rstrip("/")
     if not base:
-        return "(the sandbox is not configured: run `keylab start`)"
+        return "(the sandbox is not configured: run `python3 course.py start`)"
     return root_url(base) + "/"
 
 

@@ -40,8 +40,8 @@ REQUIRED_PACKAGES: tuple[tuple[str, str, str], ...] = (
 )
 ENCODINGS = ("o200k_base", "cl100k_base")
 SANDBOX_START_FIX = (
-    "Start the sandbox: run `keylab start` in a terminal in the course folder (or `keylab sandbox` "
-    "to start only the sandbox), then run this cell again."
+    "Start the sandbox: in a terminal in the course folder run `python3 course.py start` (Windows: "
+    "`py course.py start`), then run this cell again."
 )
 
 
@@ -224,7 +224,7 @@ def check_api(environ: Mapping[str, str], *, timeout: float = 10.0, client_facto
         return CheckLine("FAIL", "API", f"the key was rejected (401 {error.code or 'unauthorized'})", fix)
     except openai.APIStatusError as error:
         return CheckLine("FAIL", "API", f"error {error.status_code} {error.code or ''}".rstrip(),
-                         "`keylab doctor` explains most errors; lesson 04 covers all of them.")
+                         "`python3 course.py doctor` explains most errors; lesson 04 covers all of them.")
     if model in ids:
         return CheckLine("OK", "API", f"reachable: client.models.list() answered through the official SDK; {model} is available")
     return CheckLine("WARN", "API", f"reachable, but {model} (the course's model) is not in your model list",
