@@ -81,7 +81,7 @@ def check(base_url: str, key: str | None, *, timeout: float = TIMEOUT_S,
                 "KD022", f"OPENAI_BASE_URL is {shown}, but the server there does not speak https "
                 f"(the secure connection failed).{more}", url=shown)])
         what = ("nothing is listening there: the sandbox is not running, or runs on another port"
-                if sandbox else f"the connection failed ({type(error).__name__})")
+                if sandbox else f"the connection failed ({type(error).__name__}: {str(error)[:120] or 'no details'})")
         return Reach("no answer", [Finding.of("KD021", f"GET {shown}/models: {what}.", url=shown)])
 
     status, body = response.status_code, _json(response)
