@@ -173,7 +173,7 @@ def run_lab(root: Path, notebook: str, sandbox_url: str, state_dir: Path, *, no_
     config = write_server_config(state_dir, bin_dir.parent)
     log = state_dir / LOG_NAME
     print("Starting JupyterLab …", flush=True)
-    with open(log, "ab") as log_file:
+    with open(log, "wb") as log_file:  # this run's messages only: the place to look when it fails
         # stdin from /dev/null: with no terminal to ask "Shutdown this server (y/[n])?" on (its
         # output goes to the log), one Ctrl-C stops JupyterLab at once.
         process = subprocess.Popen(lab_command(root, notebook, config, no_browser=no_browser), cwd=root,
