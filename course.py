@@ -1,12 +1,15 @@
 #!/usr/bin/env python3
-"""The course's two commands, each doing its own set-up:
+"""The course's commands, each doing its own set-up:
 
-    python3 course.py start    # the sandbox, then JupyterLab on the first lesson
-    python3 course.py test     # the whole test suite
+    python3 course.py start       # the sandbox, then JupyterLab on the first lesson
+    python3 course.py test        # the whole test suite
+    python3 course.py progress    # any other `keylab` command runs in the course's environment:
+    python3 course.py doctor      #   progress, doctor, sandbox, labs … (`python3 course.py --help`)
 
-Both create `.venv/` (an isolated environment) on first use and install `requirements.txt` into
-it; they reinstall only when requirements.txt or pyproject.toml changed, so running them again
-is quick. Only the standard library is used here, because nothing is installed yet.
+(On Windows: `py course.py start`, and so on.) Each creates `.venv/` (an isolated environment) on
+first use and installs `requirements.txt` into it; they reinstall only when requirements.txt or
+pyproject.toml changed, so running them again is quick. Only the standard library is used here,
+because nothing is installed yet.
 """
 
 from __future__ import annotations
@@ -80,15 +83,27 @@ def run_tests(python: Path, extra: list[str]) -> int:
     return 0
 
 
+def run_keylab(python: Path, args: list[str]) -> int:
+    """`keylab ARGS…` inside .venv, from the current folder, with .venv's commands first on PATH."""
+    env = dict(os.environ)
+    env["PATH"] = str(python.parent) + os.pathsep + env.get("PATH", "")
+    env["VIRTUAL_ENV"] = str(VENV)
+    return subprocess.call([str(python), "-m", "keylab", *args], env=env)
+
+
 def main(argv: list[str]) -> int:
-    if not argv or argv[0] not in ("start", "test"):
+    if not argv or argv[0] in ("-h", "--help", "help"):
         print(__doc__)
+        if argv:  # the keylab commands this passes on
+            return run_keylab(ensure_environment(), ["--help"])
         return 2
     python = ensure_environment()
     command, extra = argv[0], argv[1:]
     if command == "start":
         return subprocess.call([str(python), "-m", "keylab", "start", *extra], cwd=ROOT)
-    return run_tests(python, extra)
+    if command == "test":
+        return run_tests(python, extra)
+    return run_keylab(python, argv)
 
 
 if __name__ == "__main__":

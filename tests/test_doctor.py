@@ -7,12 +7,16 @@ git) and changes exactly one thing, then asserts that exactly that problem's cod
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
+import http.server
 import json
 import os
 import shutil
+import socket
 import subprocess
-from collections.abc import Mapping
+import threading
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pytest
@@ -60,6 +64,7 @@ def healthy_text(key: str | None = None, url: str | None = SANDBOX_URL) -> str:
 
 
 def codes(project: Path, environ: Mapping[str, str] | None = None, **kw: object) -> list[str]:
+    kw.setdefault("offline", True)
     return [f.code for f in diagnose(project, environ={} if environ is None else environ, **kw)]
 
 
@@ -73,7 +78,7 @@ def git(folder: Path, *args: str) -> None:
 def test_healthy_sandbox_project_is_all_clear(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
     write_env(project, healthy_text())
     assert codes(project) == []
-    found = doctor(project, environ={})
+    found = doctor(project, environ={}, offline=True)
     assert found == []
     out = capsys.readouterr().out
     assert "All clear" in out and "Mode: sandbox" in out
@@ -104,7 +109,7 @@ def test_healthy_git_project_is_all_clear(project: Path) -> None:
     git(project, "init", "-q")
     (project / ".gitignore").write_text(".env\n")
     write_env(project, healthy_text())
-    report = run(project, environ={})
+    report = run(project, environ={}, offline=True)
     assert report.findings == () and report.ok
     assert not any("git" in note for note in report.notes)
 
@@ -114,7 +119,7 @@ def test_healthy_git_project_is_all_clear(project: Path) -> None:
 
 def test_kd001_env_not_found_says_where_it_looked(project: Path) -> None:
     missing = project / "nope.env"
-    findings = diagnose(project, env_file=missing, environ={"OPENAI_API_KEY": generate_sandbox_key(),
+    findings = diagnose(project, offline=True, env_file=missing, environ={"OPENAI_API_KEY": generate_sandbox_key(),
                                                            "OPENAI_BASE_URL": SANDBOX_URL})
     assert [f.code for f in findings] == ["KD001"]
     assert str(missing) in findings[0].detail
@@ -123,7 +128,7 @@ def test_kd001_env_not_found_says_where_it_looked(project: Path) -> None:
 def test_kd001_search_lists_the_folders(project: Path) -> None:
     if any((p / ".env").exists() for p in project.parents):
         pytest.skip("a .env exists above the temporary folder")
-    findings = diagnose(project, environ={"OPENAI_API_KEY": generate_sandbox_key(),
+    findings = diagnose(project, offline=True, environ={"OPENAI_API_KEY": generate_sandbox_key(),
                                           "OPENAI_BASE_URL": SANDBOX_URL})
     assert [f.code for f in findings] == ["KD001"]
     assert str(project.resolve() / ".env") in findings[0].detail
@@ -152,7 +157,7 @@ def test_kd002_bad_line_is_reported_by_number(project: Path, line: str, reason: 
     bare_key = generate_sandbox_key()
     line = line.replace("__KEY__", bare_key)
     write_env(project, healthy_text() + "\n\n" + line + "\nOPENAI_LOG=info\n")
-    findings = diagnose(project, environ={})
+    findings = diagnose(project, offline=True, environ={})
     assert [f.code for f in findings] == ["KD002"]
     assert findings[0].data["lines"] == [5]
     assert "line 5" in findings[0].detail and reason in findings[0].detail
@@ -183,13 +188,13 @@ def test_kd003_client_made_with_another_key(
     monkeypatch.setenv("OPENAI_BASE_URL", SANDBOX_URL)
     old = generate_sandbox_key()
     with openai_module.OpenAI(api_key=old, base_url=SANDBOX_URL):
-        findings = diagnose(project)  # environ=None: this session, clients included
+        findings = diagnose(project, offline=True)  # environ=None: this session, clients included
     # Only this test's client counts: clients other tests keep alive are not this test's business.
     ours = [f for f in findings if mask(old) in f.detail]
     assert [f.code for f in ours] == ["KD003"]
     assert {f.code for f in findings} == {"KD003"}
     assert old not in ours[0].detail
-    assert not [f for f in diagnose(project) if mask(old) in f.detail]  # the client is gone
+    assert not [f for f in diagnose(project, offline=True) if mask(old) in f.detail]  # the client is gone
 
 
 def test_kd003_client_made_before_load_env(
@@ -202,7 +207,7 @@ def test_kd003_client_made_before_load_env(
     with openai_module.OpenAI() as client:  # made with the old .env, default (live) base URL
         write_env(project, healthy_text())
         environment.load_env()
-        findings = diagnose(project)
+        findings = diagnose(project, offline=True)
         assert client.api_key != os.environ["OPENAI_API_KEY"]
     del client
     assert [f.code for f in findings] == ["KD003"]
@@ -213,7 +218,7 @@ def test_kd003_client_made_before_load_env(
 def test_kd004_shell_value_overrides_env(project: Path) -> None:
     in_file, in_shell = generate_sandbox_key(), generate_sandbox_key()
     write_env(project, healthy_text(in_file))
-    findings = diagnose(project, environ={"OPENAI_API_KEY": in_shell, "OPENAI_BASE_URL": SANDBOX_URL})
+    findings = diagnose(project, offline=True, environ={"OPENAI_API_KEY": in_shell, "OPENAI_BASE_URL": SANDBOX_URL})
     assert [f.code for f in findings] == ["KD004"]
     assert mask(in_file) in findings[0].detail and mask(in_shell) in findings[0].detail
     assert in_file not in findings[0].detail and in_shell not in findings[0].detail
@@ -227,7 +232,7 @@ def test_kd005_key_missing(project: Path) -> None:
 
 def test_kd005_key_empty(project: Path) -> None:
     write_env(project, f"OPENAI_API_KEY=\nOPENAI_BASE_URL={SANDBOX_URL}\n")
-    findings = diagnose(project, environ={})
+    findings = diagnose(project, offline=True, environ={})
     assert [f.code for f in findings] == ["KD005"]
     assert "empty" in findings[0].detail
 
@@ -236,7 +241,7 @@ def test_kd005_key_empty(project: Path) -> None:
                                   "AZURE_OPENAI_API_KEY"])
 def test_kd006_key_under_another_name(project: Path, name: str) -> None:
     write_env(project, f"{name}={generate_sandbox_key()}\nOPENAI_BASE_URL={SANDBOX_URL}\n")
-    findings = diagnose(project, environ={})
+    findings = diagnose(project, offline=True, environ={})
     assert [f.code for f in findings] == ["KD006"]
     assert name in findings[0].detail
 
@@ -268,7 +273,7 @@ def test_kd009_spaces(project: Path, where: str) -> None:
     key = generate_sandbox_key()
     value = f'"  {key}"' if where == "around" else f'"{key[:40]} {key[40:]}"'
     write_env(project, healthy_text(value))
-    findings = diagnose(project, environ={})
+    findings = diagnose(project, offline=True, environ={})
     assert [f.code for f in findings] == ["KD009"]
     assert where in findings[0].detail
 
@@ -286,7 +291,7 @@ def test_kd010_line_break_in_the_value(project: Path, source: str, ending: str) 
     else:
         write_env(project, healthy_text(f'"{key}{ending}"'))
         environ = {}
-    findings = diagnose(project, environ=environ)
+    findings = diagnose(project, offline=True, environ=environ)
     assert [f.code for f in findings] == ["KD010"]
     assert ("Windows" in findings[0].detail) == (ending in ("\r", "\\r"))
 
@@ -308,7 +313,7 @@ def test_kd011_bearer_prefix(project: Path) -> None:
 )
 def test_kd012_truncated_key(project: Path, key: str, url: str | None) -> None:
     write_env(project, healthy_text(key, url=url))
-    findings = diagnose(project, environ={})
+    findings = diagnose(project, offline=True, environ={})
     assert [f.code for f in findings] == ["KD012"]
     assert key not in findings[0].detail
 
@@ -327,7 +332,7 @@ def test_kd014_sandbox_key_with_live_url(project: Path, url: str | None) -> None
 def test_kd015_real_key_with_sandbox_url(project: Path) -> None:
     key = real_shaped_key()
     write_env(project, healthy_text(key))
-    findings = diagnose(project, environ={})
+    findings = diagnose(project, offline=True, environ={})
     assert [f.code for f in findings] == ["KD015"]
     assert key not in findings[0].detail
 
@@ -357,7 +362,7 @@ def test_kd018_env_tracked_by_git(project: Path) -> None:
     (project / ".gitignore").write_text(".env\n")
     write_env(project, healthy_text())
     git(project, "add", "-f", ".env")
-    findings = diagnose(project, environ={})
+    findings = diagnose(project, offline=True, environ={})
     assert [f.code for f in findings] == ["KD018"]
     assert findings[0].severity == "error"
 
@@ -372,7 +377,7 @@ def test_kd019_env_not_ignored(project: Path) -> None:
 @pytest.mark.skipif(os.name == "nt", reason="POSIX permission bits")
 def test_kd020_env_readable_by_others(project: Path) -> None:
     write_env(project, healthy_text(), mode=0o644)
-    findings = diagnose(project, environ={})
+    findings = diagnose(project, offline=True, environ={})
     assert [f.code for f in findings] == ["KD020"]
     assert findings[0].severity == "warning" and findings[0].data["mode"] == "644"
 
@@ -385,7 +390,7 @@ def test_windows_skips_the_permission_check_with_a_note(
 ) -> None:
     monkeypatch.setattr(filecheck, "IS_WINDOWS", True)
     write_env(project, healthy_text(), mode=0o644)
-    report = run(project, environ={})
+    report = run(project, environ={}, offline=True)
     assert report.findings == ()
     assert any("Windows" in note for note in report.notes)
 
@@ -395,7 +400,7 @@ def test_git_not_installed_is_a_note(project: Path, monkeypatch: pytest.MonkeyPa
     empty.mkdir()
     monkeypatch.setenv("PATH", str(empty))
     write_env(project, healthy_text())
-    report = run(project, environ={})
+    report = run(project, environ={}, offline=True)
     assert report.findings == ()
     assert any("git is not installed" in note for note in report.notes)
 
@@ -403,7 +408,7 @@ def test_git_not_installed_is_a_note(project: Path, monkeypatch: pytest.MonkeyPa
 @needs_git
 def test_not_a_repository_is_a_note(project: Path) -> None:
     write_env(project, healthy_text())
-    report = run(project, environ={})
+    report = run(project, environ={}, offline=True)
     assert report.findings == ()
     assert any("not inside a git repository" in note for note in report.notes)
 
@@ -414,17 +419,17 @@ def test_git_timeout_is_a_note(project: Path, monkeypatch: pytest.MonkeyPatch) -
 
     monkeypatch.setattr(filecheck.subprocess, "run", slow)
     write_env(project, healthy_text())
-    report = run(project, environ={})
+    report = run(project, environ={}, offline=True)
     assert report.findings == () and any("did not answer" in note for note in report.notes)
 
 
 # ------------------------------------------------------------------ the CLI
 
 
-def cli(*argv: str) -> int:
+def cli(*argv: str, offline: bool = True) -> int:
     parser = argparse.ArgumentParser(prog="keylab")
     doctor_cli.register(parser.add_subparsers())
-    args = parser.parse_args(["doctor", *argv])
+    args = parser.parse_args(["doctor", *(["--offline"] if offline else []), *argv])
     return int(args.handler(args))
 
 
@@ -450,10 +455,10 @@ def test_cli_warning_only_exits_0(project: Path, capsys: pytest.CaptureFixture[s
 def test_report_counts_only_what_it_found(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The summary says "Found 1 error:", never "... and 0 warnings"; notes are listed under Notes."""
     write_env(project, f"OPENAI_BASE_URL={SANDBOX_URL}\n")
-    assert "Found 1 error:" in run(project, environ={}).to_text()
+    assert "Found 1 error:" in run(project, environ={}, offline=True).to_text()
     monkeypatch.setattr(filecheck, "IS_WINDOWS", False)
     write_env(project, healthy_text(), mode=0o644)
-    text = run(project, environ={}).to_text()
+    text = run(project, environ={}, offline=True).to_text()
     assert "Found 1 warning:" in text and "0 error" not in text
     assert "\nNotes:\n  - " in text
 
@@ -486,8 +491,134 @@ def test_cli_is_registered_in_keylab_main(project: Path, capsys: pytest.CaptureF
     except ImportError:
         pytest.skip("another subcommand module has not landed yet")
     write_env(project, healthy_text())
-    args = parser.parse_args(["doctor", "--project", str(project)])
+    args = parser.parse_args(["doctor", "--offline", "--project", str(project)])
     assert args.handler(args) == 0
+
+
+# ------------------------------------------------------------------ the network check (loopback only)
+
+
+@contextlib.contextmanager
+def other_server(status: int, content_type: str, body: bytes) -> Iterator[tuple[str, list[str]]]:
+    """A local HTTP server that is not the sandbox: its /v1 base URL and the Authorization headers it got."""
+    seen: list[str] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - the http.server API
+            seen.append(self.headers.get("Authorization", ""))
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/v1", seen
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_healthy_project_answers_and_accepts_the_key(project: Path, sandbox, account) -> None:
+    write_env(project, healthy_text(account["api_key"], url=sandbox.base_url))
+    report = run(project, environ={})
+    assert report.findings == () and report.ok
+    assert "answers" in report.api and "key accepted" in report.api
+    assert f"API:  the sandbox at {sandbox.base_url} answers" in report.to_text()
+
+
+def test_kd021_sandbox_not_running(project: Path) -> None:
+    write_env(project, healthy_text(url=f"http://127.0.0.1:{free_port()}/v1"))
+    findings = diagnose(project, environ={})
+    assert [f.code for f in findings] == ["KD021"]
+    assert "the sandbox is not running" in findings[0].detail
+    assert "python3 course.py start" in findings[0].fix
+
+
+def test_offline_skips_the_network_check(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write_env(project, healthy_text(url=f"http://127.0.0.1:{free_port()}/v1"))
+    assert codes(project, offline=True) == []
+    assert run(project, environ={}, offline=True).api == "not checked (offline)"
+    assert cli("--project", str(project), offline=False) == 1
+    assert "ERROR KD021 api-unreachable" in capsys.readouterr().out
+    assert cli("--project", str(project), offline=True) == 0
+
+
+def test_kd022_https_to_the_sandbox(project: Path, sandbox, account) -> None:
+    """The sandbox speaks plain http: an https:// address to it fails the secure handshake."""
+    write_env(project, healthy_text(account["api_key"], url=sandbox.base_url.replace("http://", "https://")))
+    findings = diagnose(project, environ={})
+    assert [f.code for f in findings] == ["KD022"]
+    assert "plain http" in findings[0].detail and "write `http://`" in findings[0].fix
+
+
+def test_kd023_key_unknown_to_the_sandbox(project: Path, sandbox) -> None:
+    """A well-shaped sandbox key that this sandbox never made (its data reset, another sandbox's key)."""
+    key = generate_sandbox_key()
+    write_env(project, healthy_text(key, url=sandbox.base_url))
+    report = run(project, environ={})
+    assert [f.code for f in report.findings] == ["KD023"] and not report.ok
+    assert "401 invalid_api_key" in report.findings[0].detail and "does not know this key" in report.findings[0].detail
+    assert key not in report.to_text() and key not in report.to_json()
+
+
+def test_kd024_address_of_another_program(project: Path) -> None:
+    with other_server(404, "text/html", b"<html>404: Not Found</html>") as (url, _):
+        write_env(project, healthy_text(url=url))
+        findings = diagnose(project, environ={})
+    assert [f.code for f in findings] == ["KD024"]
+    assert "404" in findings[0].detail and "text/html" in findings[0].detail
+
+
+def test_kd025_api_error(project: Path) -> None:
+    body = json.dumps({"error": {"message": "Country, region, or territory not supported",
+                                 "type": "request_forbidden", "code": "unsupported_country_region_territory"}})
+    with other_server(403, "application/json", body.encode()) as (url, _):
+        write_env(project, healthy_text(url=url))
+        report = run(project, environ={})
+    assert [f.code for f in report.findings] == ["KD025"] and report.ok  # a warning
+    assert "403 unsupported_country_region_territory" in report.findings[0].detail
+
+
+def test_a_key_with_problems_is_not_sent(project: Path) -> None:
+    """The network check still says whether the API answers, but never sends a key that has problems."""
+    body = json.dumps({"error": {"message": "You didn't provide an API key.", "type": "invalid_request_error",
+                                 "code": None}})
+    with other_server(401, "application/json", body.encode()) as (url, seen):
+        write_env(project, f'OPENAI_API_KEY="{generate_sandbox_key()} "\nOPENAI_BASE_URL={url}\n')
+        report = run(project, environ={})
+    assert [f.code for f in report.findings] == ["KD009"]
+    assert seen == [""] and "key not sent" in report.api
+
+
+def test_a_restricted_key_without_models_read_is_accepted(project: Path) -> None:
+    """401 "Missing scopes": the server knows the key, it only may not list models. Not KD023."""
+    body = json.dumps({"error": {"message": "You have insufficient permissions for this operation. Missing scopes: "
+                                 "api.model.read.", "type": "invalid_request_error", "code": None}})
+    with other_server(401, "application/json", body.encode()) as (url, seen):
+        write_env(project, healthy_text(url=url))
+        report = run(project, environ={})
+    assert report.findings == () and "key accepted" in report.api and "restricted" in report.api
+    assert seen[0].startswith("Bearer sk-")
+
+
+def test_address_problems_skip_the_network_check(project: Path) -> None:
+    write_env(project, healthy_text(url=f"http://127.0.0.1:{free_port()}"))
+    report = run(project, environ={})
+    assert [f.code for f in report.findings] == ["KD017"]
+    assert report.api.startswith("not checked")
 
 
 # ------------------------------------------------------------------ no full key, ever
@@ -510,12 +641,12 @@ def test_no_output_contains_the_full_key(
     for text in variants:
         write_env(project, text + "OPENAI_BASE_URL=http://127.0.0.1:8000\n", mode=0o644)
         for environ in ({}, {"OPENAI_API_KEY": key + "\r"}, {"OPENAI_API_KEY": f'"{key}"'}):
-            report = run(project, environ=environ)
+            report = run(project, environ=environ, offline=True)
             outputs += [report.to_text(), report.to_json(), repr(report), repr(report.findings)]
         for fmt in ("text", "json"):
             cli("--project", str(project), "--format", fmt)
         monkeypatch.setenv("OPENAI_API_KEY", "sk-proj-" + "C" * 20)
-        doctor(project)
+        doctor(project, offline=True)
         monkeypatch.delenv("OPENAI_API_KEY")
     outputs.append(capsys.readouterr().out)
     joined = "\n".join(outputs)
@@ -565,5 +696,5 @@ def test_from_keylab_import_doctor_works_after_the_package_was_imported(
     import keylab.doctor
 
     write_env(project, healthy_text())
-    assert keylab.doctor(project, environ={}) == []
+    assert keylab.doctor(project, environ={}, offline=True) == []
     assert callable(keylab.doctor) and "All clear" in capsys.readouterr().out

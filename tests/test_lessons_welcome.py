@@ -136,10 +136,10 @@ def test_old_python_and_missing_package_and_encodings():
 
 
 def test_all_ok_in_a_healthy_setup(sandbox, monkeypatch):
-    monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(Path(__file__).resolve().parent))  # any folder
+    monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(Path(__file__).resolve().parent))  # no tiktoken downloads here
     report = check_environment(sandbox.env_file)
     levels = {line.what: line.level for line in report}
-    assert levels.pop("tiktoken encodings") in ("OK", "WARN")  # depends on the machine's cache
+    assert levels.pop("tiktoken encodings") == "OK"  # bpe-openai's verified copies, out of the box
     assert set(levels.values()) == {"OK"}, str(report)
     assert report.ok
     assert report.find("API").detail.startswith("reachable")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import gzip
+import hashlib
 from decimal import Decimal
 from pathlib import Path
 
@@ -16,14 +18,42 @@ from keylab.pricing import (
     count_messages,
     count_text,
     current_models,
+    encodings,
     format_usd,
     from_pico,
     get_model,
     to_pico,
+    tokens,
 )
 from keylab.pricing.tokens import encoding_name_for
 
-SHARED_CACHE = Path(__file__).resolve().parents[1].parent / "shared" / "tiktoken-cache"
+ENCODINGS = ("o200k_base", "cl100k_base")
+
+
+def _bundle_installs_here() -> bool:
+    """requirements.txt's marker for bpe-openai, which has wheels for some platforms only. Where the
+    marker holds, the bundle must be installed: these tests fail rather than skip."""
+    from packaging.requirements import Requirement
+
+    text = (Path(__file__).resolve().parents[1] / "requirements.txt").read_text()
+    line = next(line for line in text.splitlines() if line.startswith("bpe-openai"))
+    marker = Requirement(line.split("#")[0].strip()).marker
+    return marker is None or marker.evaluate()
+
+
+needs_bundle = pytest.mark.skipif(not _bundle_installs_here(),
+                                  reason="bpe-openai has no wheel for this platform: counts are approximate here")
+
+
+@pytest.fixture
+def fresh_encodings():
+    """Forget loaded encodings and file checks before and after a test that changes where they come from."""
+    def clear() -> None:
+        for cached in (tokens._load_encoding, tokens._load_encoding_unlocked, encodings.bundled_ranks_file):
+            cached.cache_clear()
+    clear()
+    yield
+    clear()
 
 
 @pytest.mark.parametrize(("model", "inp", "out", "cached", "expected"), [
@@ -99,25 +129,85 @@ def test_every_row_is_consistent() -> None:
         assert row.replacement is None or row.replacement in MODELS
 
 
-def test_counts_are_exact_with_the_encoding_cache(monkeypatch: pytest.MonkeyPatch) -> None:
-    if not (SHARED_CACHE / "fb374d419588a4632f3f557e76b4b70aebbca790").is_file():
-        pytest.skip(f"no offline tiktoken cache at {SHARED_CACHE}")
-    monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(SHARED_CACHE))
+@needs_bundle
+def test_counts_are_exact_out_of_the_box(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, fresh_encodings) -> None:
+    """No TIKTOKEN_CACHE_DIR, an empty tiktoken cache: the encodings bundled with bpe-openai load."""
+    monkeypatch.delenv("DATA_GYM_CACHE_DIR", raising=False)
+    monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(tmp_path))
+    for name in ENCODINGS:
+        assert encodings.source(name) == "bpe-openai"
     counted = count_text("hello world", "gpt-4o")
     assert counted.exact and counted.tokens == 2 and counted.encoding == "o200k_base"
     assert "tiktoken" in counted.note
+    assert count_text("hello world", "gpt-4-turbo") == (2, "cl100k_base", True)
     # cookbook: 3 per message + content tokens + 3 reply priming
     messages = count_messages([{"role": "user", "content": "hello world"}], "gpt-4o")
     assert messages.exact and messages.tokens == 3 + 1 + 2 + 3
+    assert list(tmp_path.iterdir()) == [], "nothing may be fetched into tiktoken's cache"
 
 
-def test_counts_are_approximate_without_it(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """With an empty cache dir nothing is downloaded: the count is ~4 characters per token, and says so."""
+@pytest.mark.parametrize("name", ENCODINGS)
+@needs_bundle
+def test_bundled_files_are_the_ones_tiktoken_expects(name: str) -> None:
+    wanted = encodings.recipe_file(name)
+    assert wanted.url.endswith(f"/{name}.tiktoken") and len(wanted.sha256) == 64
+    data = encodings.bundled_ranks_file(name)
+    assert data is not None and hashlib.sha256(data).hexdigest() == wanted.sha256
+
+
+@pytest.mark.parametrize("name", ENCODINGS)
+@needs_bundle
+def test_bundled_encoding_is_tiktokens_own(name: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The encoding keylab builds matches the one tiktoken builds through its own (hash-checked) cache."""
+    import tiktoken
+
+    wanted = encodings.recipe_file(name)
+    (tmp_path / hashlib.sha1(wanted.url.encode()).hexdigest()).write_bytes(encodings.bundled_ranks_file(name))
+    monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(tmp_path))
+    theirs, ours = tiktoken.get_encoding(name), encodings.load(name)
+    assert (ours.name, ours.n_vocab, ours._pat_str, ours._special_tokens) == (
+        theirs.name, theirs.n_vocab, theirs._pat_str, theirs._special_tokens)
+    samples = ["hello world", "Grüße, 東京! sk-proj-abc123 <tab>\t\n  ", "def f(x):\n    return x**2\n" * 3,
+               "🙂 emoji and numbers 1234567890", "<|endoftext|> is special"]
+    for text in samples:
+        assert ours.encode(text, disallowed_special=()) == theirs.encode(text, disallowed_special=())
+    assert ours.encode("<|endoftext|>", allowed_special="all") == theirs.encode("<|endoftext|>", allowed_special="all")
+
+
+@needs_bundle
+def test_a_tampered_bundle_is_refused(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, fresh_encodings) -> None:
+    """A bundled file whose sha256 is not tiktoken's expected one is never used: counts turn approximate."""
+    original = encodings.bundled_ranks_file("o200k_base")
+    tampered = tmp_path / "o200k_base.tiktoken.gz"
+    tampered.write_bytes(gzip.compress(original.replace(b" 0\n", b" 1\n", 1)))
+    monkeypatch.setattr(encodings, "bundled_path", lambda name: tampered)
+    encodings.bundled_ranks_file.cache_clear()
+    monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(tmp_path / "empty"))
+    assert encodings.source("o200k_base") is None
+    counted = count_text("x" * 41, "gpt-4o")
+    assert not counted.exact and counted.tokens == 11
+
+
+def test_counts_are_approximate_without_it(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, fresh_encodings) -> None:
+    """No bundle and an empty cache dir: nothing is downloaded, the count is ~4 characters per token, and says so."""
+    monkeypatch.setattr(encodings, "bundled_path", lambda name: None)
     monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(tmp_path))
     counted = count_text("x" * 41, "gpt-6-luna")
     assert not counted.exact and counted.tokens == 11
-    assert "approximate" in counted.note
+    assert "approximate" in counted.note and "bpe-openai" in counted.note
     assert list(tmp_path.iterdir()) == [], "nothing may be fetched into the cache"
+
+
+@needs_bundle
+def test_tiktokens_own_cache_still_counts(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, fresh_encodings) -> None:
+    """Without the bundle, an encoding tiktoken downloaded before (its cache) gives exact counts."""
+    wanted = encodings.recipe_file("o200k_base")
+    (tmp_path / hashlib.sha1(wanted.url.encode()).hexdigest()).write_bytes(encodings.bundled_ranks_file("o200k_base"))
+    monkeypatch.setattr(encodings, "bundled_path", lambda name: None)
+    encodings.bundled_ranks_file.cache_clear()
+    monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(tmp_path))
+    assert encodings.source("o200k_base") == "tiktoken cache"
+    assert count_text("hello world", "gpt-4o") == (2, "o200k_base", True)
 
 
 @pytest.mark.parametrize(("model", "encoding"), [

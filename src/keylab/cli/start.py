@@ -166,12 +166,10 @@ def _start(args: argparse.Namespace) -> int:
             while process is None or process.poll() is None:
                 time.sleep(1)
             return 0
-        lab = [sys.executable, "-m", "jupyterlab", str(root / FIRST_NOTEBOOK), f"--ServerApp.root_dir={root}"]
-        if args.no_browser:
-            lab.append("--no-browser")
-        if hasattr(os, "geteuid") and os.geteuid() == 0:  # a container or a classroom VM
-            lab.append("--allow-root")
-        return subprocess.call(lab, cwd=root)
+        from keylab.cli.lab import run_lab
+        from keylab.paths import keylab_home
+
+        return run_lab(root, FIRST_NOTEBOOK, url, keylab_home() / "jupyter", no_browser=args.no_browser)
     except KeyboardInterrupt:
         return 0
     finally:

@@ -24,6 +24,8 @@ def diagnose(
     project_dir: StrPath | None = None,
     env_file: StrPath | None = None,
     environ: Mapping[str, str] | None = None,
+    *,
+    offline: bool = False,
 ) -> list[Finding]:
     """The findings for this set-up, sorted by code; [] when healthy.
 
@@ -32,17 +34,20 @@ def diagnose(
         env_file: use this file instead of searching (default: `$KEYLAB_ENV_FILE`, then search).
         environ: the environment to check (default: `os.environ`, which also enables the check
             for stale OpenAI clients in this session).
+        offline: skip the network check (one free `GET /models` to the base URL with the key).
     """
-    return Findings(run(project_dir, env_file, environ).findings)
+    return Findings(run(project_dir, env_file, environ, offline=offline).findings)
 
 
 def doctor(
     project_dir: StrPath | None = None,
     env_file: StrPath | None = None,
     environ: Mapping[str, str] | None = None,
+    *,
+    offline: bool = False,
 ) -> Findings:
     """Print the doctor's report for this session and return the findings (for notebooks)."""
-    report = run(project_dir, env_file, environ)
+    report = run(project_dir, env_file, environ, offline=offline)
     print(report.to_text())
     return Findings(report.findings)
 

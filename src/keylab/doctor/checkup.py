@@ -4,7 +4,8 @@ The checks look at what the SDK *would* see after `load_env()`: the environment 
 `.env` fills in what is missing. With an explicit `environ` mapping everything is computed from
 that mapping and the files on disk, so tests can build any set-up in a temporary folder. With
 `environ=None` the real `os.environ` is used, and the doctor also looks for stale OpenAI
-clients in the running session (KD003).
+clients in the running session (KD003). Unless `offline`, it then sends one free request to the
+base URL (`keylab.doctor.reach`): does it answer like the API, and is the key accepted (KD021-KD025).
 """
 
 from __future__ import annotations
@@ -13,12 +14,12 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from keylab.doctor import clients, filecheck
+from keylab.doctor import clients, filecheck, reach
 from keylab.doctor.envfile import EnvFile, read_env_file
 from keylab.doctor.finding import Finding
 from keylab.doctor.keycheck import check_base_url, check_key_value, is_name_drift
 from keylab.doctor.report import Report
-from keylab.environment import BASE_URL_VAR, KEY_VAR, locate_env_file, shown, status
+from keylab.environment import BASE_URL_VAR, DEFAULT_BASE_URL, KEY_VAR, locate_env_file, shown, status
 from keylab.keys import KeyKind
 
 StrPath = str | os.PathLike[str]
@@ -28,8 +29,12 @@ def run(
     project_dir: StrPath | None = None,
     env_file: StrPath | None = None,
     environ: Mapping[str, str] | None = None,
+    *,
+    offline: bool = False,
 ) -> Report:
-    """Check the set-up and return the full report (findings, notes, where it looked)."""
+    """Check the set-up and return the full report (findings, notes, where it looked).
+
+    offline: skip the network check (the free `GET /models` to the base URL)."""
     in_session = environ is None
     env: dict[str, str] = dict(os.environ if environ is None else environ)
     start = Path(project_dir) if project_dir is not None else Path.cwd()
@@ -76,7 +81,11 @@ def run(
             if i == 0:
                 kind = info.kind
     url, url_where = source(BASE_URL_VAR)
-    findings += check_base_url(url, url_where, kind)
+    url_findings = check_base_url(url, url_where, kind)
+    findings += url_findings
+    key_ok = bool(key) and not any(f.variable_is(KEY_VAR) and f.severity == "error" for f in findings)
+    api = _reach(url or DEFAULT_BASE_URL, key if key_ok else None, offline, bool(url_findings))
+    findings += api.findings
 
     if dotenv is not None:
         for check in (filecheck.check_git, filecheck.check_permissions):
@@ -88,7 +97,15 @@ def run(
 
     merged = {**file_values, **env}
     findings.sort(key=lambda f: f.code)
-    return Report(tuple(findings), tuple(notes), location.path, location.looked_in, status(merged))
+    return Report(tuple(findings), tuple(notes), location.path, location.looked_in, status(merged), api.summary)
+
+
+def _reach(url: str, key: str | None, offline: bool, url_has_problems: bool) -> reach.Reach:
+    if offline:
+        return reach.Reach("not checked (offline)")
+    if url_has_problems:
+        return reach.Reach("not checked: fix OPENAI_BASE_URL first (see below)")
+    return reach.check(url, key)
 
 
 def _shell_overrides(env: Mapping[str, str], file_values: Mapping[str, str]) -> list[Finding]:

@@ -199,6 +199,59 @@ PROBLEMS: tuple[Problem, ...] = (
         "such bits), with a note.",
         "Make it private: `chmod 600 .env`.",
     ),
+    Problem(
+        "KD021", "api-unreachable", "error",
+        "Nothing answers at OPENAI_BASE_URL",
+        "Network check (skipped with `--offline`): `GET <base URL>/models` could not connect (refused, "
+        "unknown host, no network) or got no answer within 5 seconds. For an address on this computer "
+        "(127.0.0.1, localhost) that means the sandbox is not running, or runs on another port.",
+        "Sandbox: start it with `python3 course.py start` (or `keylab sandbox` in a terminal) and make "
+        "`OPENAI_BASE_URL` in `.env` the address it prints (the port must match); your accounts and keys "
+        "are kept. Live API: check your internet connection, proxy or firewall, and "
+        "https://status.openai.com for outages.",
+    ),
+    Problem(
+        "KD022", "base-url-wrong-scheme", "error",
+        "OPENAI_BASE_URL's http/https does not match the server",
+        "Network check: the address says `https://` but the secure connection fails because the "
+        "server speaks plain http (the sandbox does), or it says `http://` and the server only "
+        "redirects to `https://` (api.openai.com does; the SDK does not follow the redirect).",
+        "Sandbox: write `http://` (not `https://`), for example `OPENAI_BASE_URL=http://127.0.0.1:PORT/v1`. "
+        "Live API: use `https://api.openai.com/v1`, or delete the `OPENAI_BASE_URL` line.",
+    ),
+    Problem(
+        "KD023", "key-rejected", "error",
+        "The server does not accept the key",
+        "Network check: `GET <base URL>/models` with the key answered 401 (for example `invalid_api_key`). "
+        "The key is well formed, but the server does not know it: a sandbox whose data was reset or "
+        "that made another key, or a live key that was revoked, mistyped or belongs to another "
+        "account. A 401 that says `Missing scopes` is not this problem: the server knows the key, a "
+        "restricted one without permission to list models.",
+        "Sandbox: create a key in the sandbox dashboard (`keylab sandbox open`, API keys) and put it in "
+        "`.env`, or delete `.env` and run `python3 course.py start` again to get a new one. Live API: "
+        "copy the key again from https://platform.openai.com/api-keys, or create a new one there. Then "
+        "restart the kernel.",
+    ),
+    Problem(
+        "KD024", "base-url-not-the-api", "error",
+        "Something answers at OPENAI_BASE_URL, but not the OpenAI API",
+        "Network check: `GET <base URL>/models` answered 404, or with something that is not the API's "
+        "JSON (a web page, for example): the address points at another program, such as JupyterLab's "
+        "port or the sandbox's dashboard path.",
+        "Use the API's address: for the sandbox the one `keylab sandbox` prints "
+        "(`http://127.0.0.1:PORT/v1`), for the live API `https://api.openai.com/v1` (or no "
+        "`OPENAI_BASE_URL` at all).",
+    ),
+    Problem(
+        "KD025", "api-error", "warning",
+        "The API answered the free check with an error",
+        "Network check: `GET <base URL>/models` answered with an error status other than 401 and 404: "
+        "403 (for example a country or organization restriction), 429 (rate limit) or 5xx (the "
+        "service has trouble). The status and error code are shown.",
+        "Read the code: https://platform.openai.com/docs/guides/error-codes explains each one (lesson 04 "
+        "covers them too). For 5xx, wait and try again, and see https://status.openai.com. In the "
+        "sandbox, a fault staged by a lesson clears after its requests.",
+    ),
 )
 
 BY_CODE: dict[str, Problem] = {p.code: p for p in PROBLEMS}

@@ -24,17 +24,23 @@ _INTRO = """\
 
 `keylab doctor` checks the set-up the OpenAI SDK will see: your `.env` file, the environment
 variables of your shell, and (inside a notebook, with `keylab.doctor.doctor()`) the OpenAI clients
-already created. Each problem has a stable code and name, says what was found and what to do next,
+already created. Then it sends one free request, `GET <base URL>/models` with your key, to check
+that the address answers like the OpenAI API and accepts the key (KD021-KD025), on the sandbox and
+on api.openai.com alike; `--offline` skips it. Each problem has a stable code and name, says what was found and what to do next,
 and never shows a key beyond its masked form (`sk-proj-...abcd`).
 
 ```
-keylab doctor [--env-file FILE] [--project DIR] [--format text|json]
+keylab doctor [--env-file FILE] [--project DIR] [--format text|json] [--offline]
 ```
+
+From any terminal, `python3 course.py doctor …` (Windows: `py course.py doctor …`) runs the same command
+inside the course's environment; in the course's JupyterLab terminal, `keylab doctor` works as it is.
 
 * Exit status 1 when at least one problem of severity **error** is found, else 0 (warnings alone pass).
 * `--format json` prints
   `{"ok": ..., "findings": [{"code", "name", "severity", "title", "detail", "fix", ...}], ...}`.
-* In Python: `keylab.doctor.diagnose(project_dir=None, env_file=None, environ=None)` returns the findings;
+* In Python: `keylab.doctor.diagnose(project_dir=None, env_file=None, environ=None, offline=False)` returns
+  the findings;
   `keylab.doctor.doctor()` prints the report and returns them.
 * `load_env()` below is `keylab.environment.load_env()`, the loader the lessons use.
 * Which `.env`: `--env-file`, else `$KEYLAB_ENV_FILE`, else the nearest `.env` in the project folder

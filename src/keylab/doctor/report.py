@@ -35,6 +35,7 @@ class Report:
     env_file: Path | None
     looked_in: str
     status: Status
+    api: str = "not checked"
 
     @property
     def ok(self) -> bool:
@@ -49,6 +50,7 @@ class Report:
             "base_url": self.status.base_url,
             "key": self.status.key_masked,
             "key_kind": self.status.key_kind.value,
+            "api": self.api,
             "findings": [f.to_dict() for f in self.findings],
             "notes": list(self.notes),
         }
@@ -60,6 +62,7 @@ class Report:
         env_line = str(self.env_file) if self.env_file else f"not found (looked in {self.looked_in})"
         out = ["keylab doctor", f"  .env: {env_line}"]
         out += ["  " + line for line in self.status.lines()]
+        out.append(f"  API:  {self.api}")
         out.append("")
         if not self.findings:
             out.append("All clear: no problems found.")

@@ -141,11 +141,13 @@ def check_encodings(available: Callable[[str], bool] | None = None) -> CheckLine
         return CheckLine("OK", "tiktoken encodings", f"{', '.join(ENCODINGS)} load offline (exact token counts)")
     return CheckLine(
         "WARN", "tiktoken encodings",
-        f"counts are approximate: {', '.join(missing)} not found in tiktoken's cache "
-        f"({os.environ.get('TIKTOKEN_CACHE_DIR') or 'TIKTOKEN_CACHE_DIR is not set'})",
+        f"counts are approximate: {', '.join(missing)} not available offline (neither from the bpe-openai "
+        "package nor in tiktoken's cache)",
+        "install the course's packages into the Python this notebook runs (`python -m pip install -r "
+        "requirements.txt`; bpe-openai has wheels for Linux, Windows and Apple-silicon Macs). Elsewhere, "
         "once, with internet, run `python -c \"import tiktoken; tiktoken.get_encoding('o200k_base'); "
-        "tiktoken.get_encoding('cl100k_base')\"`, or set TIKTOKEN_CACHE_DIR in .env to a folder "
-        "that holds the encoding files; then restart the kernel.",
+        "tiktoken.get_encoding('cl100k_base')\"` and set TIKTOKEN_CACHE_DIR in .env to the folder it "
+        "saved them in; then restart the kernel.",
     )
 
 

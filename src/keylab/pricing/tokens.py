@@ -1,10 +1,9 @@
-"""Token counting: tiktoken when its encoding file is at hand, an honest approximation otherwise.
+"""Token counting: tiktoken with OpenAI's encoding files when at hand, an honest approximation otherwise.
 
-tiktoken downloads its encoding files on first use. keylab never lets it: the sandbox makes no
-outbound call, and a workshop room may have no internet. So we load an encoding only when its
-file is already in tiktoken's cache (`TIKTOKEN_CACHE_DIR`, else `DATA_GYM_CACHE_DIR`, else
-`<tmp>/data-gym-cache`; file name = sha1 of the blob URL, see facts.md §2). Without it, counts are
-approximate (about four characters per token) and every result says so.
+The encoding files load offline and verified (`keylab.pricing.encodings`: the copies bundled in
+the bpe-openai package, checked against tiktoken's expected sha256, else tiktoken's own cache);
+nothing is ever downloaded. Without them, counts are approximate (about four characters per
+token) and every result says so.
 
 Chat messages add the cookbook's overhead: 3 tokens per message, 1 per `name`, 3 to prime the
 reply (openai-cookbook, How_to_count_tokens_with_tiktoken.ipynb).
@@ -13,16 +12,14 @@ reply (openai-cookbook, How_to_count_tokens_with_tiktoken.ipynb).
 from __future__ import annotations
 
 import functools
-import hashlib
 import math
 import os
-import tempfile
 import threading
 from collections.abc import Iterable, Mapping
-from pathlib import Path
 from typing import Any, NamedTuple
 
-_BLOB = "https://openaipublic.blob.core.windows.net/encodings/{}.tiktoken"
+from keylab.pricing import encodings
+
 TOKENS_PER_MESSAGE = 3
 TOKENS_PER_NAME = 1
 REPLY_PRIMING_TOKENS = 3
@@ -45,8 +42,10 @@ class TokenCount(NamedTuple):
         if self.exact:
             return f"counted with tiktoken ({self.encoding})"
         return (
-            "approximate (about 4 characters per token): tiktoken's encoding file "
-            f"{self.encoding} is not available offline here; set TIKTOKEN_CACHE_DIR to a folder that has it"
+            f"approximate (about 4 characters per token): OpenAI's encoding file {self.encoding} is not "
+            "available offline here. It comes with the course's packages (bpe-openai, for Linux, Windows "
+            "and Apple-silicon Macs: `python -m pip install -r requirements.txt`); elsewhere, set "
+            "TIKTOKEN_CACHE_DIR to a folder holding tiktoken's downloaded copy"
         )
 
 
@@ -58,18 +57,9 @@ def encoding_name_for(model: str) -> str:
     return "o200k_base"
 
 
-def _cache_dir() -> Path:
-    if "TIKTOKEN_CACHE_DIR" in os.environ:
-        return Path(os.environ["TIKTOKEN_CACHE_DIR"])
-    if "DATA_GYM_CACHE_DIR" in os.environ:
-        return Path(os.environ["DATA_GYM_CACHE_DIR"])
-    return Path(tempfile.gettempdir()) / "data-gym-cache"
-
-
 def encoding_available(name: str) -> bool:
-    """True when tiktoken can load `name` without any network access."""
-    cache_key = hashlib.sha1(_BLOB.format(name).encode()).hexdigest()
-    return (_cache_dir() / cache_key).is_file()
+    """True when `name` loads without any network access (bundled and verified, or in tiktoken's cache)."""
+    return encodings.source(name) is not None
 
 
 _LOAD_LOCK = threading.Lock()
@@ -84,16 +74,7 @@ def _load_encoding(name: str, cache_dir: str) -> Any | None:
 @functools.lru_cache(maxsize=8)
 def _load_encoding_unlocked(name: str, cache_dir: str) -> Any | None:
     del cache_dir  # part of the cache key only: a changed TIKTOKEN_CACHE_DIR reloads
-    if not encoding_available(name):
-        return None
-    try:
-        import tiktoken
-    except ImportError:  # pragma: no cover - tiktoken is a dependency, but stay usable without it
-        return None
-    try:
-        return tiktoken.get_encoding(name)
-    except Exception:  # a corrupt cache file: fall back rather than break a lesson
-        return None
+    return encodings.load(name)
 
 
 def get_encoding(model: str) -> Any | None:
@@ -106,7 +87,7 @@ def get_encoding(model: str) -> Any | None:
 
 def preload(models: Iterable[str]) -> threading.Thread:
     """Load the models' encodings in a background thread (the sandbox calls this at start-up, so
-    its first request does not pay the ~1 s it takes to build an encoding)."""
+    its first request does not pay the ~0.3 s it takes to build an encoding)."""
     names = tuple(models)
 
     def load() -> None:

@@ -38,7 +38,7 @@ def read_operator_token(data_dir: str | Path | None = None) -> str:
         return "kl-op-" + (path / TOKEN_FILE).read_text().strip()
     except FileNotFoundError:
         raise ControlError(
-            f"No sandbox operator token in {path}. Start the sandbox first (`keylab start` or `keylab sandbox`)."
+            f"No sandbox operator token in {path}. Start the sandbox first (`python3 course.py start`)."
         ) from None
 
 
@@ -57,7 +57,7 @@ class ControlClient:
         if not base_url:
             raise ControlError(
                 "OPENAI_BASE_URL is not set, so there is no sandbox to stage anything on. Load your .env "
-                "(load_env()) or start the sandbox with `keylab start`."
+                "(load_env()) or start the sandbox with `python3 course.py start`."
             )
         return cls(root_url(base_url), read_operator_token(data_dir))
 
@@ -70,7 +70,7 @@ class ControlClient:
         except httpx.HTTPError as error:
             raise ControlError(
                 f"The sandbox at {self.url} does not answer ({type(error).__name__}). Is it running? "
-                "Start it with `keylab start` (or `keylab sandbox` in a terminal)."
+                "Start it with `python3 course.py start` in the course folder."
             ) from None
         data = response.json() if response.content else {}
         if response.status_code >= 400:
