@@ -32,14 +32,14 @@ def _place(f: Finding) -> str:
 
 def to_text(findings: Sequence[Finding], scanned: str) -> str:
     if not findings:
-        return f"keylab scan: no keys found in {scanned}."
+        return f"keylab scan: no keys found. Scanned: {scanned}"
     lines = []
     for f in findings:
         label = "REAL KEY" if f.kind == REAL else "sandbox key (harmless outside this course)"
         note = "  [git-ignored: not committed, but still on disk]" if f.ignored else ""
         lines.append(f"{_place(f)}: {label} {f.masked}{note}\n    {f.excerpt}")
     real = sum(f.kind == REAL for f in findings)
-    lines.append(f"\n{len(findings)} finding(s), {real} real, in {scanned}. Keys are shown masked.")
+    lines.append(f"\n{len(findings)} finding(s), {real} real. Scanned: {scanned}. Keys are shown masked.")
     if real:
         lines.append("Next: revoke each real key first (https://platform.openai.com/api-keys), rotate it "
                      "(`keylab rotate`), then remove it from the files and from git history.")
