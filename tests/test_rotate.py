@@ -153,3 +153,15 @@ def test_usage_errors(tmp_path: Path, sandbox: SandboxServer, account: dict[str,
     assert "OPENAI_ADMIN_KEY" in err and "admin-keys" in err
     assert main(["rotate", "--env-file", str(env_file), "--revoke-only", "key_x"]) == 2
     assert main(["rotate", "--expires-in-days", "0"]) == 2
+
+
+def test_a_key_restricted_to_requests_counts_as_working(tmp_path: Path, sandbox: SandboxServer,
+                                                        account: dict[str, Any]) -> None:
+    env_file = _env(tmp_path, sandbox, account)
+    assert main(["rotate", "--env-file", str(env_file), "--scope", "model.request",
+                 "--scope", "api.model.request"]) == 0
+    new = _key_in(env_file)
+    assert not _works(sandbox, new)  # it may not list models…
+    answer = make_client(sandbox, new).chat.completions.create(  # …but it may call them
+        model="gpt-6-luna", messages=[{"role": "user", "content": "hi"}])
+    assert answer.choices and not _works(sandbox, account["api_key"])

@@ -152,10 +152,16 @@ def create_replacement(admin: Any, plan: Plan) -> tuple[str, str]:
 
 
 def check_works(new_key: str, base_url: str | None, client_factory: Callable[..., Any]) -> None:
-    """Step 2: one cheap request (list models) with the new key."""
+    """Step 2: one cheap request (list models) with the new key. A restricted key that may not list
+    models is refused for a missing permission, not for being unknown: that proves it is live too."""
+    import openai
+
     client = client_factory(api_key=new_key, base_url=base_url, max_retries=2)
     try:
         client.models.list()
+    except (openai.AuthenticationError, openai.PermissionDeniedError) as error:
+        if "insufficient permissions" not in str(error.message).lower():
+            raise
     finally:
         client.close()
 

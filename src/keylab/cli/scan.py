@@ -41,7 +41,7 @@ def _run(args: argparse.Namespace) -> int:
     from keylab.scan.baseline import BaselineError
     from keylab.scan.detect import REAL
     from keylab.scan.report import to_json, to_sarif, to_text
-    from keylab.scan.sources import ScanError
+    from keylab.scan.sources import ScanError, repository_root
 
     paths = args.paths or [Path(".")]
     missing = [str(p) for p in paths if not p.exists()]
@@ -51,9 +51,12 @@ def _run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     try:
         known = load_baseline(args.baseline) if args.baseline else set()
-        findings = scan_paths(paths)
-        if args.git_history:
-            findings += scan_history(paths[0] if paths[0].is_dir() else paths[0].parent)
+        # With history, paths are shown from the repository's root, as git shows them.
+        folder = paths[0] if paths[0].is_dir() else paths[0].parent
+        root = repository_root(folder) if args.git_history else None
+        findings = scan_paths(paths, root)
+        if root is not None:
+            findings += scan_history(root)
     except (ScanError, BaselineError) as error:
         print(f"keylab scan: {error}", file=sys.stderr)
         return EXIT_USAGE

@@ -137,8 +137,10 @@ def scan_paths(paths: Iterable[Path], base: Path | None = None) -> list[Finding]
     base = (base or Path.cwd()).resolve()
     findings: list[Finding] = []
     for path in iter_files(paths):
-        findings += scan_file(path, _shown(path, base))
-    return _mark_ignored(findings, base)
+        found = scan_file(path, _shown(path, base))
+        if found:
+            findings += _mark_ignored(found, path.resolve())
+    return findings
 
 
 def _shown(path: Path, base: Path) -> str:
@@ -153,18 +155,14 @@ def _git(args: list[str], cwd: Path) -> subprocess.Popen[str]:
                             stderr=subprocess.PIPE, text=True, encoding="utf-8", errors="replace")
 
 
-def _mark_ignored(findings: list[Finding], base: Path) -> list[Finding]:
-    """Flag findings in files git ignores (`.env`): on disk, not about to be committed."""
-    if not findings or not (base / ".git").exists():
-        return findings
-    paths = sorted({f.path for f in findings})
+def _mark_ignored(findings: list[Finding], path: Path) -> list[Finding]:
+    """Flag findings in a file git ignores (`.env`): on disk, but not about to be committed."""
     try:
-        done = subprocess.run(["git", "check-ignore", "--stdin"], cwd=base, input="\n".join(paths),
-                              capture_output=True, text=True, timeout=30)
+        done = subprocess.run(["git", "check-ignore", "-q", path.name], cwd=path.parent, capture_output=True,
+                              timeout=30)
     except (OSError, subprocess.SubprocessError):
-        return findings
-    ignored = set(done.stdout.splitlines())
-    return [replace(f, ignored=True) if f.path in ignored else f for f in findings]
+        return findings  # no git: nothing is ignored
+    return [replace(f, ignored=True) for f in findings] if done.returncode == 0 else findings
 
 
 _HUNK = re.compile(r"^@@ -\d+(?:,\d+)? \+(\d+)(?:,\d+)? @@")
