@@ -9,9 +9,7 @@ in the same project (platform_facts.ADMIN_API_CANNOT_CREATE_USER_KEYS). Nothing 
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +17,7 @@ from typing import Any
 
 from dotenv import dotenv_values
 
+from keylab.files import atomic_write
 from keylab.keys import mask
 from keylab.platform_facts import ADMIN_KEYS_URL, API_KEYS_URL
 
@@ -182,23 +181,9 @@ def write_key(env_file: Path, new_key: str) -> Path:
     if not replaced:
         lines.append(f"{KEY_VAR}={new_key}")
     backup = backup_path(env_file)
-    _atomic_write(backup, original)
-    _atomic_write(env_file, (newline.join(lines) + newline).encode("utf-8"))
+    atomic_write(backup, original, mode=0o600)
+    atomic_write(env_file, (newline.join(lines) + newline).encode("utf-8"), mode=0o600)
     return backup
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        os.chmod(temp, 0o600)
-        with os.fdopen(handle, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
 
 
 def rotate(admin: Any, plan: Plan, *, client_factory: Callable[..., Any],
