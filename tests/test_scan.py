@@ -178,3 +178,26 @@ def test_committed_files_hold_no_real_marker_next_to_a_key() -> None:
     root = Path(__file__).resolve().parents[1]
     assert [f for f in scan_paths([root / p for p in ("src", "tests", "notebooks", "solutions", "labs")], root)
             if f.kind == "real"] == []
+
+
+def test_git_ignored_files_are_marked(leaky_repo, capsys: pytest.CaptureFixture[str]) -> None:
+    repo, first, second = leaky_repo
+    (repo / ".gitignore").write_text(".env\n")
+    (repo / ".env").write_text(f"OPENAI_API_KEY={first}\n")
+    (repo / "notes.md").write_text(f"key: {second}\n")
+    findings = {f.path: f.ignored for f in scan_paths([repo], repo)}
+    assert findings == {".env": True, "notes.md": False}
+    # As pre-commit calls it: the staged files' names.
+    assert main(["scan", str(repo / "notes.md"), str(repo / "app.py")]) == 1
+    out = capsys.readouterr().out
+    assert "notes.md:1" in out and "git-ignored" not in out
+
+
+def test_pre_commit_hook_definition() -> None:
+    import yaml
+
+    (hook,) = yaml.safe_load((Path(__file__).resolve().parents[1] / ".pre-commit-hooks.yaml").read_text())
+    assert hook["id"] == "keylab-scan" and hook["entry"] == "keylab scan" and hook["language"] == "python"
+    with pytest.raises(SystemExit) as caught:
+        main([*hook["entry"].split()[1:], "--help"])
+    assert caught.value.code == 0
