@@ -111,15 +111,14 @@ def abuse(key: str, requests: int = 3) -> list[str]:
     return results
 
 
-def usage_by_key(admin: openai.OpenAI, project_id: str, since: int) -> list[tuple[str, int, int]]:
-    """(api_key_id, requests, tokens) per key in the project since `since`, from the admin usage API."""
+def usage_by_key(admin: openai.OpenAI, project_id: str, since: int) -> list[tuple[str, int]]:
+    """(api_key_id, requests) per key in the project since `since`, from the admin usage API."""
     page = admin.admin.organization.usage.completions(start_time=since, group_by=["api_key_id"],
                                                        project_ids=[project_id], bucket_width="1d")
     rows = []
     for bucket in page.data:
         for result in bucket.results:
-            rows.append((result.api_key_id or "?", result.num_model_requests,
-                         result.input_tokens + result.output_tokens))
+            rows.append((result.api_key_id or "?", result.num_model_requests))
     return sorted(rows)
 
 
