@@ -201,3 +201,15 @@ def test_pre_commit_hook_definition() -> None:
     with pytest.raises(SystemExit) as caught:
         main([*hook["entry"].split()[1:], "--help"])
     assert caught.value.code == 0
+
+
+@pytest.mark.parametrize("word", ["here", "your", "xxx"])
+def test_a_real_key_whose_body_spells_a_placeholder_word_is_found(word: str) -> None:
+    key = make_key(random.Random(9), "project")
+    key = key[:20] + word + key[20 + len(word):]  # same shape, a word by chance
+    (hit,) = find_keys(f"OPENAI_API_KEY={key}")
+    assert hit.kind == "real" and hit.fingerprint == fingerprint(key)
+
+
+def test_placeholder_words_in_an_odd_shaped_string_are_decoys() -> None:
+    assert find_keys("sk-your-key-here-0123456789abcdefGHIJ" + "T3Blbk" + "FJ" + "put-your-own-key-here-0123456789") == []

@@ -84,11 +84,14 @@ def _entropy(text: str) -> float:
 
 
 def is_decoy(key: str, marker: str) -> bool:
-    """A string with a key's shape that nobody could use: a placeholder or a typed pattern."""
-    if is_placeholder(key):
-        return True
+    """A string with a key's shape that nobody could use: a placeholder or a typed pattern.
+
+    keys.is_placeholder judges by words ("your", "here"), which a random key body can contain by
+    chance, so it only decides for strings that do not have a published key's exact shape."""
     body = key[len(key_prefix(key)):].replace(marker, "")
-    return _entropy(body) < MIN_ENTROPY
+    if _entropy(body) < MIN_ENTROPY:
+        return True
+    return is_placeholder(key) and not has_published_shape(key, marker)
 
 
 def key_type(key: str) -> str:
@@ -99,6 +102,12 @@ def key_type(key: str) -> str:
 
 # Every published shape has the same number of characters on each side of the marker.
 _KNOWN_HALVES = frozenset({20, 58, 74})
+
+
+def has_published_shape(key: str, marker: str) -> bool:
+    """Equal halves of a published length around the marker (see keylab.scan.corpus.KEY_SHAPES)."""
+    left = key.index(marker) - len(key_type(key))
+    return left in _KNOWN_HALVES and len(key) == len(key_type(key)) + 2 * left + len(marker)
 
 
 def _trimmed(key: str, marker: str) -> str:
