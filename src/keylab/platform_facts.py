@@ -85,6 +85,10 @@ class SourcedFact:
     url: str
     checked: dt.date
 
+    def __str__(self) -> str:
+        """How a lesson shows it: the fact, then where to read it and when it was checked."""
+        return f"{self.text}.\n  (source: {self.url}, checked {self.checked})"
+
 
 GITHUB_SCANS_OPENAI_KEYS = SourcedFact(
     "GitHub's secret scanning knows OpenAI API keys: it alerts OpenAI when one is pushed to a public "
@@ -113,4 +117,9 @@ KEY_SAFETY_PRACTICES = SourcedFact(
     "or a key management service, watch usage and rotate; set an expiry and check that the new key works "
     "before revoking the old one",
     KEY_SAFETY_URL, _CHECKED_07,
+)
+CREDITS_REFUNDED_FOR_UNAUTHORIZED_USE = SourcedFact(
+    "Purchased credits are non-refundable, except for billing errors or confirmed unauthorized use: "
+    "if the usage report shows requests you did not make, contact OpenAI's help center",
+    "https://help.openai.com/en/articles/8264644", _CHECKED_07,
 )

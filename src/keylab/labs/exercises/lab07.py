@@ -20,6 +20,7 @@ from keylab.environment import mode
 from keylab.keys import generate_sandbox_key
 from keylab.labs.feedback import Feedback, describe
 from keylab.labs.registry import exercise
+from keylab.pricing import COURSE_MODEL
 from keylab.scan import find_keys
 
 TITLE = "Keeping a key safe"
@@ -125,7 +126,7 @@ def _run_job(key: str) -> str:
     client = openai.OpenAI(api_key=key, max_retries=0)
     try:
         model = client.models.list().data[0].id
-        client.chat.completions.create(model="gpt-6-luna", messages=[{"role": "user", "content": "Summarise: ok"}])
+        client.chat.completions.create(model=COURSE_MODEL, messages=[{"role": "user", "content": "Summarise: ok"}])
     except openai.AuthenticationError as error:
         return error.message.split(". Check")[0]
     return f"ok ({model} listed, one summary written)"
