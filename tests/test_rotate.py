@@ -165,3 +165,13 @@ def test_a_key_restricted_to_requests_counts_as_working(tmp_path: Path, sandbox:
     answer = make_client(sandbox, new).chat.completions.create(  # …but it may call them
         model="gpt-6-luna", messages=[{"role": "user", "content": "hi"}])
     assert answer.choices and not _works(sandbox, account["api_key"])
+
+
+def test_finds_the_env_file_as_doctor_does(tmp_path: Path, sandbox: SandboxServer, account: dict[str, Any],
+                                           monkeypatch: pytest.MonkeyPatch,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    env_file = _env(tmp_path, sandbox, account)
+    monkeypatch.setenv("KEYLAB_ENV_FILE", str(env_file))
+    monkeypatch.chdir(tmp_path.parent)
+    assert main(["rotate", "--dry-run"]) == 0
+    assert str(env_file) in capsys.readouterr().out

@@ -21,8 +21,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "check that it works, write it into .env atomically (backup kept, mode 600), and only then revoke "
         "the old key. Keys are only ever shown masked.",
     )
-    parser.add_argument("--env-file", type=Path, default=Path(".env"), metavar="FILE",
-                        help="the .env holding the key to rotate (default: ./.env)")
+    parser.add_argument("--env-file", type=Path, default=None, metavar="FILE",
+                        help="the .env holding the key to rotate (default: $KEYLAB_ENV_FILE, else the nearest "
+                        ".env upwards, as keylab doctor finds it)")
     parser.add_argument("--project", metavar="ID", help="the project the key belongs to (default: search all)")
     parser.add_argument("--key-id", metavar="ID", help="the old key's id, when its masked form is ambiguous")
     parser.add_argument("--scope", action="append", dest="scopes", metavar="SCOPE",
@@ -48,14 +49,18 @@ def _run(args: argparse.Namespace) -> int:
     if args.revoke_only and not args.project:
         print("keylab rotate: --revoke-only needs --project (the key's project id)", file=sys.stderr)
         return 2
+    from keylab.environment import locate_env_file
+
+    location = locate_env_file(args.env_file)
+    env_file = location.path or location.searched[0]  # a missing file gets read_settings' message
     try:
-        _key, admin_key, base_url = read_settings(args.env_file, os.environ)
+        _key, admin_key, base_url = read_settings(env_file, os.environ)
         admin = openai.OpenAI(admin_api_key=admin_key, base_url=base_url, max_retries=2)
         if args.revoke_only:
             admin.admin.organization.projects.api_keys.delete(args.revoke_only, project_id=args.project)
             print(f"Revoked key {args.revoke_only}.")
             return 0
-        plan, _old = make_plan(admin, args.env_file, os.environ, project_id=args.project, key_id=args.key_id,
+        plan, _old = make_plan(admin, env_file, os.environ, project_id=args.project, key_id=args.key_id,
                                scopes=args.scopes, expires_in_days=args.expires_in_days)
         print("\n".join(plan.lines()))
         if args.dry_run:
@@ -69,6 +74,6 @@ def _run(args: argparse.Namespace) -> int:
         print(f"keylab rotate: the admin API refused ({type(error).__name__}: {error.message}). "
               f"Nothing changed. Check OPENAI_ADMIN_KEY and OPENAI_BASE_URL.", file=sys.stderr)
         return 1
-    print(f"Done: {args.env_file} holds {result.new_masked}. Restart your notebook kernels and servers "
+    print(f"Done: {env_file} holds {result.new_masked}. Restart your notebook kernels and servers "
           "so they read the new key.")
     return 0
