@@ -213,3 +213,10 @@ def test_a_real_key_whose_body_spells_a_placeholder_word_is_found(word: str) -> 
 
 def test_placeholder_words_in_an_odd_shaped_string_are_decoys() -> None:
     assert find_keys("sk-your-key-here-0123456789abcdefGHIJ" + "T3Blbk" + "FJ" + "put-your-own-key-here-0123456789") == []
+
+
+def test_hit_positions_span_exactly_the_key() -> None:
+    key = make_key(random.Random(4), "admin")
+    text = f"key={key}Zq\x00\x01"  # bytes that look like key characters after it (a PNG checksum)
+    (hit,) = find_keys(text)
+    assert text[hit.start:hit.end] == key and hit.prefix == "sk-admin-"

@@ -35,7 +35,8 @@ SANDBOX = "sandbox"
 
 @dataclass(frozen=True)
 class KeyHit:
-    """A key found in one line: where it starts, its kind (real/sandbox) and its masked form."""
+    """A key found in a text: `text[start:end]` (positions after colour codes are removed), its kind
+    (real/sandbox), its type (`sk-proj-`…) and its masked form."""
 
     start: int
     end: int
@@ -135,7 +136,7 @@ def find_keys(text: str) -> list[KeyHit]:
             continue
         kind = REAL if marker == REAL_MARKER else SANDBOX
         kt = key_type(key)
-        hits.append(KeyHit(match.start(), match.end(), kind, kt, masked_key(key), fingerprint(key)))
+        hits.append(KeyHit(match.start(), match.start() + len(key), kind, kt, masked_key(key), fingerprint(key)))
     return hits
 
 
