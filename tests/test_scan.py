@@ -220,3 +220,14 @@ def test_hit_positions_span_exactly_the_key() -> None:
     text = f"key={key}Zq\x00\x01"  # bytes that look like key characters after it (a PNG checksum)
     (hit,) = find_keys(text)
     assert text[hit.start:hit.end] == key and hit.prefix == "sk-admin-"
+
+
+def test_notebook_metadata_after_the_cells_is_named_as_metadata(tmp_path: Path) -> None:
+    import nbformat
+
+    key = make_key(random.Random(6), "project")
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print(1)"),
+                                         nbformat.v4.new_markdown_cell(f"key {key}")])
+    nb.metadata["secrets"] = {"OPENAI_API_KEY": key}
+    nbformat.write(nb, tmp_path / "n.ipynb")
+    assert sorted(f.where for f in scan_paths([tmp_path], tmp_path)) == ["cell 2", "metadata"]

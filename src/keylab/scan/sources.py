@@ -89,14 +89,19 @@ def _notebook_blobs(cells: list) -> Iterator[tuple[str, str]]:
 
 
 _CELL_START = re.compile(r'^\s*"cell_type":')
+# A top-level key after the cells (nbformat writes them with one space of indent): notebook metadata.
+_TOP_LEVEL = re.compile(r'^ ?"(?:metadata|nbformat|nbformat_minor)":')
 
 
 def _cell_of_line(raw_lines: list[str]) -> list[int]:
-    """For each line of a notebook file, the number of the cell it belongs to (0 before the first)."""
-    numbers, cell = [], 0
+    """For each line of a notebook file, the number of the cell it belongs to (0: notebook metadata)."""
+    numbers, cell, count = [], 0, 0
     for line in raw_lines:
         if _CELL_START.match(line):
-            cell += 1
+            count += 1
+            cell = count
+        elif _TOP_LEVEL.match(line):
+            cell = 0
         numbers.append(cell)
     return numbers
 
