@@ -19,6 +19,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
 
+from keylab.files import atomic_write
 from keylab.paths import progress_file
 
 Recorded = Literal["passed", "failed", "not-attempted"]
@@ -102,16 +103,7 @@ def save_progress(exercises: dict[str, dict[str, Any]], path: Path | None = None
     path = path or progress_file()
     path.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps({"version": FORMAT_VERSION, "exercises": exercises}, indent=2, sort_keys=True) + "\n"
-    handle, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as temp:
-            temp.write(text)
-            temp.flush()
-            os.fsync(temp.fileno())
-        os.replace(temp_name, path)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
+    atomic_write(path, text.encode("utf-8"))
 
 
 def record_check(
