@@ -145,8 +145,8 @@ TIERS: dict[str, Tier] = {tier.name: tier for tier in (
          PRICES_AS_OF, "OpenAI Batch API; LiteLLM; genai-prices"),
     Tier("flex", _D("0.5"), "flex", "half price, slower answers and 429s when capacity is short",
          PRICES_AS_OF, "OpenAI Flex processing; genai-prices"),
-    Tier("fast", _D(2), "priority", "twice the price for faster, more reliable answers "
-         "(called Priority processing until 2026-07-30; responses still say 'priority')",
+    Tier("fast", _D(2), "priority", "twice the price for faster answers (Priority processing until "
+         "2026-07-30: \"priority\" still works, and responses say it)",
          dt.date(2026, 7, 30), "OpenAI Fast mode; genai-prices"),
 )}
 # Other names a tier goes by: its old name, and the `service_tier` values a response shows.

@@ -88,6 +88,10 @@ class ControlClient:
         return self._request("POST", "/sandbox/credit",
                              {"organization_id": organization_id, "amount_usd": str(amount_usd)})
 
+    def clock(self) -> dict[str, Any]:
+        """The sandbox's now: `{"now", "today", "offset_seconds", "frozen"}`."""
+        return self._request("GET", "/sandbox/clock")
+
     def advance_clock(self, seconds: float) -> dict[str, Any]:
         return self._request("POST", "/sandbox/clock", {"advance_seconds": seconds})
 
