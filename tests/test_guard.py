@@ -222,6 +222,20 @@ def test_everything_else_passes_through(client: OpenAI) -> None:
         BudgetGuard(openai.AsyncOpenAI(api_key="sk-test", base_url=str(client.base_url)), "1")
 
 
+def test_tools_and_formats_count_as_prompt() -> None:
+    """Tool and response-format definitions reach the model as prompt tokens: they are reserved too."""
+    import pydantic
+
+    class City(pydantic.BaseModel):
+        name: str
+        population: int
+
+    plain = count_prompt(HELLO, COURSE_MODEL, {})
+    assert count_prompt(HELLO, COURSE_MODEL, {"response_format": City}) > plain + 10
+    tool = {"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}
+    assert count_prompt(HELLO, COURSE_MODEL, {"tools": [tool]}) > plain + 5
+
+
 @pytest.mark.parametrize(("budget", "message"), [("-1", "0 or more"), ("five", "amount in dollars")])
 def test_bad_budget(client: OpenAI, budget: str, message: str) -> None:
     with pytest.raises(ValueError, match=message):

@@ -53,16 +53,22 @@ def request_tier(kwargs: Mapping[str, Any]) -> str:
     return tier
 
 
+def _as_json(value: Any) -> Any:
+    """What the SDK sends for a value JSON cannot hold: a pydantic model class becomes its schema."""
+    schema = getattr(value, "model_json_schema", None)
+    return schema() if isinstance(value, type) and callable(schema) else str(value)
+
+
 def count_prompt(messages: list[Mapping[str, Any]], model: str, extras: Mapping[str, Any]) -> int:
     """Prompt tokens of `messages` plus any tool or format definitions, never less than the truth."""
     extra_text = json.dumps({k: v for k, v in extras.items() if k in _PROMPT_EXTRAS and v is not None},
-                            default=str) if any(extras.get(k) is not None for k in _PROMPT_EXTRAS) else ""
+                            default=_as_json) if any(extras.get(k) is not None for k in _PROMPT_EXTRAS) else ""
     counted = count_messages(messages, model)
     if counted.exact:
         extra = count_messages([{"role": "system", "content": extra_text}], model).tokens if extra_text else 0
         return counted.tokens + extra
     # No encoding at hand: bound it by bytes, since every token is at least one byte.
-    text = json.dumps(list(messages), default=str, ensure_ascii=False) + extra_text
+    text = json.dumps(list(messages), default=_as_json, ensure_ascii=False) + extra_text
     return len(text.encode("utf-8")) + TOKENS_PER_MESSAGE * (len(messages) + 1) + REPLY_PRIMING_TOKENS
 
 
