@@ -18,6 +18,7 @@ CASES = [
     # 200K input at 1.00 + 1M output at 5.00
     ("standard", "gpt-6.1-terra", 200_000, 1_000_000, 0, "standard", 0, D("5.20")),
     ("default-is-standard", "gpt-6.1-terra", 200_000, 1_000_000, 0, "default", 0, D("5.20")),
+    ("none-is-standard", "gpt-6.1-terra", 200_000, 1_000_000, 0, None, 0, D("5.20")),
     ("batch-half", "gpt-6.1-terra", 200_000, 1_000_000, 0, "batch", 0, D("2.60")),
     ("flex-half", "gpt-6.1-terra", 200_000, 1_000_000, 0, "flex", 0, D("2.60")),
     ("fast-double", "gpt-6.1-terra", 200_000, 1_000_000, 0, "fast", 0, D("10.40")),
@@ -44,7 +45,7 @@ CASES = [
 
 @pytest.mark.parametrize(("model", "inp", "out", "cached", "tier", "reasoning", "expected"),
                          [case[1:] for case in CASES], ids=[case[0] for case in CASES])
-def test_rule(model: str, inp: int, out: int, cached: int, tier: str, reasoning: int, expected: Decimal) -> None:
+def test_rule(model: str, inp: int, out: int, cached: int, tier: str | None, reasoning: int, expected: Decimal) -> None:
     cost = cost_of(model, inp, out, cached, tier=tier, reasoning_tokens=reasoning)
     assert isinstance(cost.total_usd, Decimal)
     assert cost.total_usd == expected

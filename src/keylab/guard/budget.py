@@ -14,6 +14,9 @@ books the real cost from the response's `usage`. An error the API answered (4xx,
 a call whose answer never arrived (timeout, lost connection) may have been billed, so it is booked
 at its worst case. The same code runs against the sandbox and the live API.
 
+Not guarded, so not counted: calls made through `with_raw_response`/`with_streaming_response`, and
+the `.stream()` helpers, which the guard refuses (use `create(..., stream=True)`).
+
 The guard is one layer of three: the platform's monthly budget (a hard limit) and its alert
 threshold are the others. It only sees calls made through it.
 """

@@ -81,7 +81,7 @@ class UnknownModelError(KeyError):
 
 def cost_of(
     model: str | ModelPrice, input_tokens: int, output_tokens: int, cached_tokens: int = 0, *,
-    tier: str = "standard", reasoning_tokens: int = 0,
+    tier: str | None = "standard", reasoning_tokens: int = 0,
 ) -> Cost:
     """What a call costs, counted the way the API's `usage` counts it.
 
@@ -90,7 +90,8 @@ def cost_of(
     - `output_tokens` includes `reasoning_tokens`: reasoning bills as output, and the split is only
       reported (`Cost.reasoning_usd`).
     - `tier`: "standard", "batch" or "flex" (half price), "fast" (twice; "priority", its old name,
-      and "default", the response's name for standard, are accepted too).
+      and "default", the response's name for standard, are accepted too, so a response's
+      `service_tier` can be passed as it is; None is standard).
     - More than 272K input tokens on a model with the long-context rule bills the whole request
       at 2x input and cached input and 1.5x output; the tier applies on top.
 

@@ -166,8 +166,11 @@ LONG_CONTEXT_MODELS = frozenset(
 # tokens (usage.completion_tokens_details.reasoning_tokens) and they bill at the output price.
 
 
-def resolve_tier(name: str) -> Tier:
-    """The tier called `name` (its current name, its old one, or a response's `service_tier`)."""
+def resolve_tier(name: str | None) -> Tier:
+    """The tier called `name` (its current name, its old one, or a response's `service_tier`;
+    None, as a response without `service_tier` has it, is standard)."""
+    if name is None:
+        return TIERS["standard"]
     tier = TIERS.get(TIER_ALIASES.get(name, name)) if isinstance(name, str) else None
     if tier is None:
         names = ", ".join(repr(n) for n in (*TIERS, *TIER_ALIASES))
