@@ -23,19 +23,13 @@ from keylab.guard import BudgetExceeded, BudgetGuard, OutputCapNotice, sandbox_c
 from keylab.guard.estimate import count_prompt
 from keylab.pricing import COURSE_MODEL, cost_of, to_pico
 from keylab.sandbox import serve_in_background
+from keylab.sandbox.accounts import balance_pico
 from keylab.sandbox.client import ControlClient
 from keylab.sandbox.store import Store
 from tests.conftest import make_client
 
 HELLO = [{"role": "user", "content": "Say hello in five words."}]
 PROMPT = count_prompt(HELLO, COURSE_MODEL, {})  # the guard's count (an upper bound without tiktoken's file)
-
-
-@pytest.fixture
-def store(sandbox: Any) -> Iterator[Store]:
-    handle = Store(sandbox.data_dir)
-    yield handle
-    handle.close()
 
 
 @pytest.fixture
@@ -50,10 +44,7 @@ def client(sandbox: Any, control: ControlClient) -> Iterator[OpenAI]:
 
 def debited(store: Store, client: OpenAI) -> int:
     """Picodollars the sandbox has debited from this client's account (from its $5)."""
-    row = store.query_one("SELECT balance_pico FROM organizations WHERE id = ?",
-                          (client.org_id_for_test,))  # type: ignore[attr-defined]
-    assert row is not None
-    return 5 * 10**12 - int(row[0])
+    return 5 * 10**12 - balance_pico(store, client.org_id_for_test)  # type: ignore[attr-defined]
 
 
 def wait_for(condition: Any, seconds: float = 5) -> None:

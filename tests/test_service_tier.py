@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import openai
@@ -13,6 +12,7 @@ import pytest
 from openai import OpenAI
 
 from keylab.pricing import COURSE_MODEL, cost_of
+from keylab.sandbox.accounts import balance_pico as balance
 from keylab.sandbox.store import Store
 from tests.conftest import make_client
 
@@ -21,19 +21,6 @@ MESSAGES = [{"role": "user", "content": "Say hello in five words."}]
 # requested -> echoed (the spec: fast is shown as "priority"; auto is the project's default)
 ECHOES = [(None, "default"), ("auto", "default"), ("default", "default"), ("flex", "flex"),
           ("priority", "priority"), ("fast", "priority"), ("scale", "default")]
-
-
-@pytest.fixture
-def store(sandbox: Any) -> Iterator[Store]:
-    handle = Store(sandbox.data_dir)
-    yield handle
-    handle.close()
-
-
-def balance(store: Store, org_id: str) -> int:
-    row = store.query_one("SELECT balance_pico FROM organizations WHERE id = ?", (org_id,))
-    assert row is not None
-    return int(row[0])
 
 
 def debit_after_stream(store: Store, org_id: str, before: int) -> int:

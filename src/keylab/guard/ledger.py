@@ -104,27 +104,25 @@ class Ledger:
 
     def settle(self, hold: Hold, usd: Decimal) -> None:
         """Book the call's real cost and free its reservation (once; later calls do nothing)."""
+        self._close(hold, usd)
+
+    def release(self, hold: Hold) -> None:
+        """A call that was refused before it ran: it costs nothing."""
+        self._close(hold, None)
+
+    def _close(self, hold: Hold, usd: Decimal | None) -> None:
         key = period_key(self.period, self.clock())
         with self._lock:
             if self._holds.pop(hold.id, None) is None:
                 return
             self._reserved -= hold.usd
             self._roll(key)
-            if hold.period == self.key:  # a call from a month that is over does not count against this one
+            # A call from a month that is over does not count against this one.
+            if usd is not None and hold.period == self.key:
                 self.spent_usd += usd
                 self.calls += 1
                 if usd > hold.usd:
                     self.overshoot_usd += usd - hold.usd
-            self._save()
-
-    def release(self, hold: Hold) -> None:
-        """A call that was refused before it ran: it costs nothing."""
-        key = period_key(self.period, self.clock())
-        with self._lock:
-            if self._holds.pop(hold.id, None) is None:
-                return
-            self._reserved -= hold.usd
-            self._roll(key)
             self._save()
 
     # --- the state file ----------------------------------------------------------------------
