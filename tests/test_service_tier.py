@@ -4,6 +4,7 @@ rate from `cost_of`, and the usage API groups by it, through the official SDK.""
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 import time
 from typing import Any
 
@@ -11,7 +12,7 @@ import openai
 import pytest
 from openai import OpenAI
 
-from keylab.pricing import COURSE_MODEL, cost_of
+from keylab.pricing import COURSE_MODEL, MODELS, cost_of
 from keylab.sandbox.accounts import balance_pico as balance
 from keylab.sandbox.store import Store
 from tests.conftest import make_client
@@ -128,3 +129,24 @@ def test_usage_api_groups_by_tier(sandbox: Any, control: Any) -> None:
     assert counts == {"default": 1, "flex": 3, "priority": 2}
     ungrouped = admin.admin.organization.usage.completions(start_time=today - 86400)
     assert all(r.service_tier is None for bucket in ungrouped.data for r in bucket.results)
+
+
+def test_long_prompts_bill_at_long_context_rates(sandbox: Any, control: Any, store: Any) -> None:
+    """A prompt over 272K tokens: the whole request at the long-context rates, with the tier on top."""
+    account = control.create_account(credits_usd="5")
+    admin = OpenAI(admin_api_key=account["admin_key"], base_url=sandbox.base_url, max_retries=0)
+    admin.admin.organization.projects.rate_limits.update_rate_limit(
+        f"rl-{COURSE_MODEL}", project_id=account["project_id"], max_tokens_per_1_minute=5_000_000)
+    client = make_client(sandbox, account["api_key"])
+    before = balance(store, account["organization_id"])
+    long_prompt = [{"role": "user", "content": "budget " * 290_000}]
+    completion = client.chat.completions.create(model=COURSE_MODEL, messages=long_prompt, service_tier="flex",
+                                                max_completion_tokens=20)
+    usage = completion.usage
+    assert usage is not None and usage.prompt_tokens > 272_000
+    cost = cost_of(COURSE_MODEL, usage.prompt_tokens, usage.completion_tokens, tier="flex")
+    assert cost.long_context
+    assert before - balance(store, account["organization_id"]) == cost.total_pico
+    row = MODELS[COURSE_MODEL]
+    by_hand = (row.input * 2 * usage.prompt_tokens + row.output * Decimal("1.5") * usage.completion_tokens) / 2
+    assert cost.total_usd == by_hand / 1_000_000  # 2x input, 1.5x output, then flex halves it
