@@ -4,8 +4,8 @@ rate from `cost_of`, and the usage API groups by it, through the official SDK.""
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
 import time
+from decimal import Decimal
 from typing import Any
 
 import openai
