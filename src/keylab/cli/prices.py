@@ -154,7 +154,7 @@ def as_json(today: dt.date, everything: bool = False) -> dict[str, Any]:
             "source": row.source, "note": row.note,
         } for row in _rows(today, everything)],
         "tiers": {tier.name: {"multiplier": str(tier.multiplier), "service_tier": tier.service_tier,
-                              "since": str(tier.since), "source": tier.source} for tier in TIERS.values()},
+                              "as_of": str(tier.as_of), "source": tier.source} for tier in TIERS.values()},
         "long_context": {"threshold_tokens": LONG_CONTEXT_THRESHOLD,
                          "input_multiplier": str(LONG_CONTEXT_INPUT_MULTIPLIER),
                          "output_multiplier": str(LONG_CONTEXT_OUTPUT_MULTIPLIER)},

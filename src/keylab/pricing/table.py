@@ -126,15 +126,17 @@ MODELS: dict[str, ModelPrice] = {row.id: row for row in _ROWS}
 class Tier:
     """A way of processing a request, and what it does to every price of the row.
 
-    `service_tier` is what a Chat Completions or Responses call sends and what the response echoes
-    back (`None`: not a `service_tier` value; Batch is its own API).
+    `service_tier` is what a Chat Completions or Responses response says when this tier served it,
+    and what the usage API groups by (`None`: Batch is its own API, not a `service_tier`). A call
+    asks for a tier with `service_tier=<name>` ("fast" or "priority" for fast). `as_of`: the date the
+    rule was read, like the prices.
     """
 
     name: str
     multiplier: Decimal
     service_tier: str | None
     description: str
-    since: dt.date
+    as_of: dt.date
     source: str
 
 
@@ -147,7 +149,7 @@ TIERS: dict[str, Tier] = {tier.name: tier for tier in (
          PRICES_AS_OF, "OpenAI Flex processing; genai-prices"),
     Tier("fast", _D(2), "priority", "twice the price for faster answers (Priority processing until "
          "2026-07-30: \"priority\" still works, and responses say it)",
-         dt.date(2026, 7, 30), "OpenAI Fast mode; genai-prices"),
+         PRICES_AS_OF, "OpenAI Fast mode; genai-prices"),
 )}
 # Other names a tier goes by: its old name, and the `service_tier` values a response shows.
 TIER_ALIASES: dict[str, str] = {"priority": "fast", "default": "standard"}
