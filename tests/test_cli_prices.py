@@ -62,7 +62,7 @@ def test_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert data["stale"] is True and data["age_days"] == (dt.date(2027, 6, 1) - PRICES_AS_OF).days
     luna = next(m for m in data["models"] if m["id"] == "gpt-6-luna")
     assert luna["input"] == "0.10" and luna["long_context_rule"] is True
-    assert data["tiers"]["fast"] == {"multiplier": "2", "service_tier": "priority", "as_of": "2026-11-28",
+    assert data["tiers"]["fast"] == {"multiplier": "2", "service_tier": "priority", "as_of": str(PRICES_AS_OF),
                                      "source": "OpenAI Fast mode; genai-prices"}
     assert "gpt-5" not in {m["id"] for m in data["models"]}  # shut down by then
 
