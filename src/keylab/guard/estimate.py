@@ -24,7 +24,7 @@ DEFAULT_OUTPUT_CAP = 1024
 # `service_tier` values a request may send -> the tier the guard reserves at. "auto" uses the
 # project's default tier, which is Standard unless changed in the project's settings.
 _REQUEST_TIERS = {None: "standard", "auto": "standard", "scale": "standard",
-                  **{name: name for name in TIERS}, **TIER_ALIASES}
+                  **{name: name for name, tier in TIERS.items() if tier.service_tier}, **TIER_ALIASES}
 # Request fields other than the messages that reach the model as prompt tokens.
 _PROMPT_EXTRAS = ("tools", "functions", "response_format", "text", "prediction")
 
