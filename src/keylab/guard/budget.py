@@ -129,6 +129,8 @@ class BudgetGuard:
         return self._ledger.overshoot_usd
 
     def __getattr__(self, name: str) -> Any:
+        if name.startswith("__") or name == "_client":  # not set yet (a failed __init__), or a protocol
+            raise AttributeError(name)
         return getattr(self._client, name)
 
     def __repr__(self) -> str:

@@ -73,10 +73,13 @@ class GuardedStream:
             self._finish()
 
     def __getattr__(self, name: str) -> Any:  # response, etc.
+        if name.startswith("__") or name == "_stream":
+            raise AttributeError(name)
         return getattr(self._stream, name)
 
     def __del__(self) -> None:
         try:
-            self._finish()
+            if "_finished" in self.__dict__:
+                self._finish()
         except Exception:  # noqa: S110 - nothing can be raised from a finaliser
             pass
