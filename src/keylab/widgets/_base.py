@@ -56,8 +56,9 @@ def check_model(name: str) -> str:
     return name
 
 
-def money(value: Decimal) -> str:
-    return format_usd(value)
+def money(value: Decimal, places: int = 6) -> str:
+    """`format_usd`, with a plain "$0" for nothing (a quantized zero would print as "0E-6")."""
+    return format_usd(value, places) if value else "$0"
 
 
 def dollars(value: Any) -> Decimal:

@@ -8,7 +8,7 @@ import ipywidgets as widgets
 import traitlets
 
 from keylab.estimate import DAYS_PER_MONTH, Estimate, Workload, comparable_models, compare
-from keylab.pricing import TIERS
+from keylab.pricing import TIERS, get_model
 from keylab.widgets._base import bind, money, source_line, table
 from keylab.widgets.charts import bar_chart
 
@@ -71,9 +71,9 @@ class ModelComparison(widgets.VBox):
         self.set_trait("estimates", results)
         cheapest = results[0].per_month if results else None
         rows = [[e.model, money(e.per_request), money(e.per_day), money(e.per_month),
-                 f"{e.per_month / cheapest:.1f}×" if cheapest else "–"] for e in results]
-        self.table.value = table(["model", "per request", "per day", f"per {self.days} days", "× cheapest"],
-                                 rows, right={1, 2, 3, 4})
+                 f"{e.per_month / cheapest:.1f}×" if cheapest else "–", _shutdown(e.model)] for e in results]
+        self.table.value = table(["model", "per request", "per day", f"per {self.days} days", "× cheapest",
+                                  "shuts down"], rows, right={1, 2, 3, 4})
         self.chart.value = bar_chart([e.model for e in results], [e.per_month for e in results],
                                      title=f"Cost of {self.days} days, cheapest first", format_value=money,
                                      highlight=self.highlight or None)
@@ -84,3 +84,10 @@ class ModelComparison(widgets.VBox):
         first, last = self.estimates[0], self.estimates[-1]
         return (f"ModelComparison({len(self.estimates)} models per {self.days} days: cheapest {first.model} "
                 f"{money(first.per_month)}, dearest {last.model} {money(last.per_month)})")
+
+
+def _shutdown(model: str) -> str:
+    """The model's announced shutdown date, so nobody picks a cheap model that is about to go."""
+    row = get_model(model)
+    date = row.shutdown_date if row else None
+    return "" if date is None else date.isoformat() + (f" (use {row.replacement})" if row.replacement else "")

@@ -50,7 +50,8 @@ class UsageReport(widgets.VBox):
         r = self.report
         if r is None:
             return "UsageReport(not read yet)"
-        return f"UsageReport({r.start} to {r.end - dt.timedelta(days=1)}: {money(r.total)}, {r.requests:,} requests)"
+        # No dates: a notebook's saved output must read the same on any day.
+        return f"UsageReport(last {self.days} day(s): {money(r.total)}, {r.requests:,} requests)"
 
 
 def compare_with_estimate(report: SpendReport, estimate: Estimate) -> list[list[str]]:
