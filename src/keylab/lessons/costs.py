@@ -70,4 +70,29 @@ def show_cost(cost: Cost) -> None:
     print(f"  total                          {_usd(cost.total_usd):>14}")
 
 
-__all__ = ["ADMIN_KEY_VAR", "PracticeAccount", "practice_account", "show_cost", "today"]
+# Lesson 06's small data set: support tickets to summarise in a batch job (made up for the course).
+TICKETS = (
+    "My invoice for November shows two charges for the same plan. Please refund one of them.",
+    "The app logs me out every time I switch from Wi-Fi to mobile data.",
+    "How do I export all my notes as a single PDF file?",
+    "I changed my e-mail address and now I no longer receive the weekly report.",
+    "The search box returns nothing when the query contains an apostrophe.",
+    "Can I move my subscription from the monthly plan to the yearly one without losing my data?",
+    "Dark mode resets to light mode after every update.",
+    "Our team of twelve needs shared folders. Is that part of the business plan?",
+    "The password reset link in your e-mail has already expired when I click it.",
+    "Uploading a 30 MB photo fails at 99 % with no error message.",
+    "Please delete my account and every piece of data you hold about me.",
+    "The reminder for my dentist appointment arrived one hour late: time zone problem?",
+    "I was charged in euros although my account is set to US dollars.",
+    "Is there a keyboard shortcut to create a new note from anywhere?",
+    "Since yesterday the Android widget shows an empty list.",
+    "The calendar sync with my work account stopped after I changed my password there.",
+    "Can you add a way to attach voice memos to a note?",
+    "Printing a note cuts off the last line of every page.",
+    "I get 'quota exceeded' when I try to add my 501st note. What is the limit?",
+    "Your status page says all systems are fine, but nothing loads for me since 9 am.",
+)
+
+
+__all__ = ["ADMIN_KEY_VAR", "TICKETS", "PracticeAccount", "practice_account", "show_cost", "today"]

@@ -115,5 +115,11 @@ class ControlClient:
     def set_quota_error(self, variant: str) -> dict[str, Any]:
         return self._request("POST", "/sandbox/settings", {"quota_error": variant})
 
+    def outbox(self, to: str) -> list[dict[str, Any]]:
+        """Messages (e-mails, SMS) the sandbox sent to `to`, newest first: `{"subject", "body", ...}`."""
+        from urllib.parse import quote
+
+        return self._request("GET", f"/sandbox/outbox?to={quote(to)}")["data"]
+
     def reset(self) -> dict[str, Any]:
         return self._request("POST", "/sandbox/reset")
