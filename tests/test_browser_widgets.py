@@ -20,42 +20,22 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from test_browser import ARTIFACTS, ROOT, chromium_page
+from test_cli_calculator import calculator  # noqa: F401 - the Voilà page fixture
 
 from keylab.cli.calculator import free_port
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-CHROMIUM = Path("/usr/bin/chromium")
-ROOT = Path(__file__).resolve().parents[1]
 LESSON = ROOT / "notebooks" / "05-what-will-it-cost.ipynb"
-ARTIFACTS = ROOT / "tests" / "artifacts"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"]
 CALCULATOR = ".keylab-cost-calculator"
 
 
 @pytest.fixture
 def browser(request: pytest.FixtureRequest) -> Iterator[object]:
-    if not CHROMIUM.exists():
-        pytest.skip("Chromium is not installed at /usr/bin/chromium (apt-get install chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
-        context = chromium.new_context(viewport={"width": 1280, "height": 900}, locale="en-US", timezone_id="UTC")
-        page = context.new_page()
-        page.set_default_timeout(60_000)
-        failed_before = request.session.testsfailed
-        try:
-            yield page
-        finally:
-            if request.session.testsfailed > failed_before:
-                ARTIFACTS.mkdir(parents=True, exist_ok=True)
-                try:
-                    page.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
-                except Exception:  # noqa: BLE001 - keep the original failure visible
-                    pass
-            context.close()
-            chromium.close()
+    with chromium_page(request, name=request.node.name, timeout_ms=60_000,
+                       viewport={"width": 1280, "height": 900}) as page:
+        yield page
 
 
 def _wait_for(url: str, process: subprocess.Popen[bytes], seconds: float = 90) -> None:
@@ -115,20 +95,6 @@ def jupyterlab(tmp_path: Path) -> Iterator[str]:
             shutil.copy(tmp_path / "jupyterlab.log", ARTIFACTS / "jupyterlab.log")
 
 
-@pytest.fixture
-def voila_page() -> Iterator[str]:
-    process = subprocess.Popen([sys.executable, "-m", "keylab", "calculator", "--port", "0", "--no-browser"],
-                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-    try:
-        assert process.stdout is not None
-        first = process.stdout.readline().decode().strip()
-        assert first.startswith("keylab calculator at http://127.0.0.1:"), first
-        yield first.rsplit(" ", 1)[1]
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
-
-
 def _per_month(page: object) -> str:
     return page.locator(f"{CALCULATOR} .keylab-per-month").first.inner_text()  # type: ignore[attr-defined]
 
@@ -162,9 +128,9 @@ def test_lesson_05_runs_in_jupyterlab_and_the_calculator_reacts(browser: object,
     assert before.startswith("$") and after.startswith("$") and after != before
 
 
-def test_voila_calculator_renders_and_reacts(browser: object, voila_page: str) -> None:
+def test_voila_calculator_renders_and_reacts(browser: object, calculator: str) -> None:  # noqa: F811 (fixture)
     p = browser
-    p.goto(voila_page)  # type: ignore[attr-defined]
+    p.goto(calculator)  # type: ignore[attr-defined]
     p.locator(f"{CALCULATOR} .keylab-per-month").wait_for(timeout=90_000)  # type: ignore[attr-defined]
     assert p.get_by_text("What will it cost?").first.is_visible()  # type: ignore[attr-defined]
     before = _per_month(p)
