@@ -128,3 +128,15 @@ def test_usage_report_reads_the_bill_beside_the_estimate(sandbox: Any, control: 
     assert "3 requests" in report.summary.value and "billed" in report.summary.value
     client.chat.completions.create(model="gpt-6-astra", messages=[{"role": "user", "content": prompt}])
     assert set(report.refresh().per_model) == {COURSE_MODEL, "gpt-6-astra"}
+
+
+def test_usage_report_follows_pages_over_long_periods(control: Any, client: OpenAI, admin_client: OpenAI) -> None:
+    from keylab.spend import fetch_spend
+
+    client.chat.completions.create(model=COURSE_MODEL, messages=[{"role": "user", "content": "hello"}])
+    today = dt.date.fromisoformat(control.clock()["today"])
+    bill = fetch_spend(admin_client, today - dt.timedelta(days=44), today + dt.timedelta(days=1))  # 2 pages
+    assert len(bill.per_day) == 45 and bill.total == bill.per_day[today] > 0
+    assert bill.requests == 1
+    with pytest.raises(ValueError, match="must come after start"):
+        fetch_spend(admin_client, today, today)
