@@ -130,10 +130,11 @@ def render_estimate(result: Estimate) -> str:
     if cost.tier != "standard":
         notes.append(f"{cost.tier} tier")
     rows = [
-        ["Input (not cached)", f"{result.input_tokens - result.cached_tokens:,}", money(cost.input_usd)],
-        ["Cached input", f"{result.cached_tokens:,}", money(cost.cached_usd)],
-        ["Output", f"{result.output_tokens:,}", money(cost.output_usd)],
-        ["<b>Per request</b>", "", f"<b>{money(result.per_request)}</b>"],
+        # One request's parts can be tiny: 8 places (a millionth of a cent) keep them visible.
+        ["Input (not cached)", f"{result.input_tokens - result.cached_tokens:,}", money(cost.input_usd, 8)],
+        ["Cached input", f"{result.cached_tokens:,}", money(cost.cached_usd, 8)],
+        ["Output", f"{result.output_tokens:,}", money(cost.output_usd, 8)],
+        ["<b>Per request</b>", "", f"<b>{money(result.per_request, 8)}</b>"],
         [f"<b>Per day</b> ({work.requests_per_day:,} requests)", "", f"<b>{money(result.per_day)}</b>"],
         [f"<b>Per month</b> ({work.days} days)", "", f"<b class='keylab-per-month'>{money(result.per_month)}</b>"],
     ]
