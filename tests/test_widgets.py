@@ -124,6 +124,9 @@ def test_usage_report_reads_the_bill_beside_the_estimate(sandbox: Any, control: 
     assert bill.requests_per_model == {COURSE_MODEL: 3}
     assert bill.total > 0 and bill.per_day[today] == bill.total == bill.per_model[COURSE_MODEL]
     assert sum(bill.per_key.values()) == bill.total and account["api_key_id"] in bill.per_key
+    label = bill.key_label(account["api_key_id"])
+    assert label.endswith(account["api_key"][-4:] + ")") and account["api_key"] not in label  # redacted, never whole
+    assert label in report.charts.value or label[-21:] in report.charts.value
     assert set(bill.per_day) == {today - dt.timedelta(days=n) for n in range(3)}
     assert "3 requests" in report.summary.value and "billed" in report.summary.value
     client.chat.completions.create(model="gpt-6-astra", messages=[{"role": "user", "content": prompt}])

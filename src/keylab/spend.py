@@ -26,8 +26,12 @@ class SpendReport:
     end: dt.date  # exclusive
     per_day: dict[dt.date, Decimal] = field(default_factory=dict)
     per_model: dict[str, Decimal] = field(default_factory=dict)
-    per_key: dict[str, Decimal] = field(default_factory=dict)
+    per_key: dict[str, Decimal] = field(default_factory=dict)  # by API key id
     requests_per_model: dict[str, int] = field(default_factory=dict)
+    key_names: dict[str, str] = field(default_factory=dict)  # key id -> "name (sk-proj-…abcd)", where known
+
+    def key_label(self, key_id: str) -> str:
+        return self.key_names.get(key_id, key_id)
 
     @property
     def total(self) -> Decimal:
@@ -71,6 +75,19 @@ def model_of(line_item: str | None) -> str:
     return (line_item or "other").split(",")[0].strip() or "other"
 
 
+def _key_names(admin: Any, projects: dict[str, str]) -> dict[str, str]:
+    """Each key's name and redacted form, as the API keys page shows them (never the key itself).
+    A key that cannot be looked up (deleted, or a service account's) keeps its id."""
+    names = {}
+    for key_id, project_id in projects.items():
+        try:
+            key = admin.admin.organization.projects.api_keys.retrieve(key_id, project_id=project_id)
+        except Exception:  # noqa: BLE001 - a label is a nicety: the id still identifies the key
+            continue
+        names[key_id] = f"{key.name} ({key.redacted_value})" if key.name else key.redacted_value
+    return names
+
+
 def fetch_spend(admin: Any, start: dt.date, end: dt.date) -> SpendReport:
     """Read the organization's costs (per day, model and key) and requests per model from `start`
     to `end` (exclusive) with an admin client: `OpenAI(admin_api_key=...)`."""
@@ -87,11 +104,15 @@ def fetch_spend(admin: Any, start: dt.date, end: dt.date) -> SpendReport:
             report.per_day[day] += amount
             model = model_of(result.line_item)
             report.per_model[model] = report.per_model.get(model, Decimal(0)) + amount
-    for bucket in _pages(usage.costs, **query, group_by=["api_key_id"], limit=_MAX_BUCKETS):
+    projects: dict[str, str] = {}
+    for bucket in _pages(usage.costs, **query, group_by=["api_key_id", "project_id"], limit=_MAX_BUCKETS):
         for result in bucket.results:
             key = result.api_key_id or "(no key)"
             report.per_key[key] = report.per_key.get(key, Decimal(0)) + to_decimal(
                 result.amount.value if result.amount else 0)
+            if result.api_key_id and result.project_id:
+                projects[result.api_key_id] = result.project_id
+    report.key_names.update(_key_names(admin, projects))
     for bucket in _pages(usage.completions, **query, group_by=["model"], limit=_MAX_BUCKETS):
         for result in bucket.results:
             model = result.model or "other"

@@ -83,10 +83,10 @@ def render_charts(report: SpendReport) -> str:
     per_model = bar_chart(models, [report.per_model[m] for m in models], title="Spend per model",
                           format_value=money)
     keys = sorted(report.per_key, key=lambda k: -report.per_key[k])
-    per_key = bar_chart([_short(k) for k in keys], [report.per_key[k] for k in keys],
-                        title="Spend per API key (by key id)", format_value=money)
+    per_key = bar_chart([_short(report.key_label(k)) for k in keys], [report.per_key[k] for k in keys],
+                        title="Spend per API key", format_value=money)
     return "<br>".join((per_day, per_model, per_key))
 
 
-def _short(key_id: str) -> str:
-    return key_id if len(key_id) <= 16 else key_id[:12] + "…"
+def _short(label: str) -> str:
+    return label if len(label) <= 22 else "…" + label[-21:]
