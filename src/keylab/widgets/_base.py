@@ -21,28 +21,27 @@ def bind(owner: traitlets.HasTraits, name: str, control: widgets.Widget,
     from_control = from_control or (lambda value: value)
     busy = False
 
-    def push(change: dict[str, Any]) -> None:
-        nonlocal busy
-        if busy:
-            return
-        busy = True
-        try:
-            control.value = to_control(change["new"])
-        finally:
-            busy = False
+    def once(action: Callable[[Any], None]) -> Callable[[dict[str, Any]], None]:
+        """An observer that ignores the echo of its own change coming back from the other side."""
+        def observer(change: dict[str, Any]) -> None:
+            nonlocal busy
+            if busy:
+                return
+            busy = True
+            try:
+                action(change["new"])
+            finally:
+                busy = False
+        return observer
 
-    def pull(change: dict[str, Any]) -> None:
-        nonlocal busy
-        if busy:
-            return
-        busy = True
+    def to_owner(value: Any) -> None:
         try:
-            setattr(owner, name, from_control(change["new"]))
+            setattr(owner, name, from_control(value))
         except (traitlets.TraitError, ValueError):
             control.value = to_control(getattr(owner, name))
-        finally:
-            busy = False
 
+    push = once(lambda value: setattr(control, "value", to_control(value)))
+    pull = once(to_owner)
     control.value = to_control(getattr(owner, name))
     owner.observe(push, names=name)
     control.observe(pull, names="value")
