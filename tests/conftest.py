@@ -13,6 +13,7 @@ from openai import OpenAI
 from keylab.environment import forget_session_state
 from keylab.sandbox import SandboxServer, serve_in_background
 from keylab.sandbox.client import ControlClient
+from keylab.sandbox.store import Store
 from keylab.testing import isolate_environ
 
 
@@ -55,6 +56,14 @@ def control(sandbox: SandboxServer) -> ControlClient:
 def account(control: ControlClient) -> dict[str, Any]:
     """A fresh verified account with $5 of credit, a project key and an admin key."""
     return control.create_account(credits_usd="5")
+
+
+@pytest.fixture
+def store(sandbox: SandboxServer) -> Iterator[Store]:
+    """The sandbox's database, opened beside the server as the admin CLI opens it (to read its books)."""
+    handle = Store(sandbox.data_dir)
+    yield handle
+    handle.close()
 
 
 def make_client(sandbox: SandboxServer, api_key: str, **kwargs: Any) -> OpenAI:

@@ -10,6 +10,7 @@ chromium`); Playwright's own browser download is not used.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from collections.abc import Iterator
@@ -43,17 +44,20 @@ def site(tmp_path: Path) -> Iterator[SandboxServer]:
         yield server
 
 
-@pytest.fixture
-def page(site: SandboxServer, request: pytest.FixtureRequest) -> Iterator[object]:
+@contextlib.contextmanager
+def chromium_page(request: pytest.FixtureRequest, *, name: str = "browser-failure", timeout_ms: int = 10_000,
+                  **context_options: object) -> Iterator[object]:
+    """A page in headless Debian Chromium; on a failed test, its screenshot and HTML go to tests/artifacts/
+    as NAME.png and NAME.html. Skips the test without Chromium or Playwright."""
     if not CHROMIUM.exists():
         pytest.skip("Chromium is not installed at /usr/bin/chromium (apt-get install chromium)")
     sync_api = pytest.importorskip("playwright.sync_api")
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
-        context = browser.new_context(viewport={"width": 1280, "height": 800}, base_url=site.url,
-                                      locale="en-US", timezone_id="UTC")
+        context = browser.new_context(**{"viewport": {"width": 1280, "height": 800}, "locale": "en-US",
+                                         "timezone_id": "UTC", **context_options})
         page = context.new_page()
-        page.set_default_timeout(10_000)
+        page.set_default_timeout(timeout_ms)
         failed_before = request.session.testsfailed
         try:
             yield page
@@ -63,12 +67,18 @@ def page(site: SandboxServer, request: pytest.FixtureRequest) -> Iterator[object
             if request.session.testsfailed > failed_before:
                 ARTIFACTS.mkdir(parents=True, exist_ok=True)
                 try:
-                    page.screenshot(path=str(ARTIFACTS / "browser-failure.png"), full_page=True)
-                    (ARTIFACTS / "browser-failure.html").write_text(page.content())
+                    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+                    (ARTIFACTS / f"{name}.html").write_text(page.content())
                 except Exception:  # noqa: BLE001 - keep the original failure visible
                     pass
             context.close()
             browser.close()
+
+
+@pytest.fixture
+def page(site: SandboxServer, request: pytest.FixtureRequest) -> Iterator[object]:
+    with chromium_page(request, base_url=site.url) as page:
+        yield page
 
 
 def nav(page: object, label: str) -> None:

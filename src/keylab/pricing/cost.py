@@ -1,6 +1,7 @@
-"""What a call costs, in exact decimal arithmetic, from the dated price table.
+"""What a call costs, in exact decimal arithmetic, from the dated price table and its rules.
 
-The sandbox debits with `cost_of`; the widgets and lessons estimate with it. Money is kept as
+The sandbox debits with `cost_of`; the widgets, the budget guard and the lessons estimate with it,
+so a prediction and a bill can only differ by the token counts they were given. Money is kept as
 `Decimal` dollars; the sandbox stores it as whole picodollars (1e-12 USD) so that sums in SQLite
 stay exact: every price per 1M tokens with up to six decimals is a whole number of picodollars
 per token.
@@ -12,7 +13,15 @@ import functools
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
-from keylab.pricing.table import ModelPrice, get_model
+from keylab.pricing.table import (
+    LONG_CONTEXT_INPUT_MULTIPLIER,
+    LONG_CONTEXT_MODELS,
+    LONG_CONTEXT_OUTPUT_MULTIPLIER,
+    LONG_CONTEXT_THRESHOLD,
+    ModelPrice,
+    get_model,
+    resolve_tier,
+)
 
 PER_MILLION = Decimal(1_000_000)
 PICO_PER_USD = 10**12
@@ -20,7 +29,13 @@ PICO_PER_USD = 10**12
 
 @dataclass(frozen=True)
 class Cost:
-    """The price of one call, split the way an invoice splits it."""
+    """The price of one call, split the way an invoice splits it.
+
+    `input_usd` is the uncached input, `cached_usd` the cached part; `output_usd` includes the
+    reasoning tokens (`reasoning_usd` says how much of it they are). `tier` is the tier's current
+    name ("standard", "batch", "flex", "fast"); `long_context` says whether the whole request was
+    billed at the long-prompt rates.
+    """
 
     model: str
     input_tokens: int
@@ -29,6 +44,10 @@ class Cost:
     input_usd: Decimal
     cached_usd: Decimal
     output_usd: Decimal
+    tier: str = "standard"
+    long_context: bool = False
+    reasoning_tokens: int = 0
+    reasoning_usd: Decimal = Decimal(0)
 
     @property
     def total_usd(self) -> Decimal:
@@ -60,21 +79,58 @@ class UnknownModelError(KeyError):
         return f"no price is known for model {self.args[0]!r}; see keylab.pricing.MODELS for the list"
 
 
-def cost_of(model: str | ModelPrice, input_tokens: int, output_tokens: int, cached_tokens: int = 0) -> Cost:
-    """Cost of a call: `input_tokens` includes `cached_tokens`, which bill at the cached rate."""
+def cost_of(
+    model: str | ModelPrice, input_tokens: int, output_tokens: int, cached_tokens: int = 0, *,
+    tier: str | None = "standard", reasoning_tokens: int = 0,
+) -> Cost:
+    """What a call costs, counted the way the API's `usage` counts it.
+
+    - `input_tokens` includes `cached_tokens`, which bill at the cached rate (more cached tokens
+      than input tokens count as all input cached).
+    - `output_tokens` includes `reasoning_tokens`: reasoning bills as output, and the split is only
+      reported (`Cost.reasoning_usd`).
+    - `tier`: "standard", "batch" or "flex" (half price), "fast" (twice; "priority", its old name,
+      and "default", the response's name for standard, are accepted too, so a response's
+      `service_tier` can be passed as it is; None is standard).
+    - More than 272K input tokens on a model with the long-context rule bills the whole request
+      at 2x input and cached input and 1.5x output; the tier applies on top.
+
+    Raises `UnknownModelError` for a model the table lacks and `ValueError` for an unknown tier or
+    impossible counts.
+    """
     row = model if isinstance(model, ModelPrice) else get_model(model)
     if row is None:
         raise UnknownModelError(model)
+    rule = resolve_tier(tier)
+    for name, count in (("input_tokens", input_tokens), ("output_tokens", output_tokens),
+                        ("cached_tokens", cached_tokens), ("reasoning_tokens", reasoning_tokens)):
+        if not isinstance(count, int) or count < 0:
+            raise ValueError(f"{name} must be a whole number of tokens, 0 or more; got {count!r}")
+    if reasoning_tokens > output_tokens:
+        raise ValueError(
+            f"reasoning_tokens ({reasoning_tokens}) are part of output_tokens ({output_tokens}): "
+            "pass the output including reasoning, as usage.output_tokens reports it"
+        )
     cached_tokens = min(cached_tokens, input_tokens)
+    long_context = input_tokens > LONG_CONTEXT_THRESHOLD and row.id in LONG_CONTEXT_MODELS
+    input_scale = output_scale = rule.multiplier
+    if long_context:
+        input_scale *= LONG_CONTEXT_INPUT_MULTIPLIER
+        output_scale *= LONG_CONTEXT_OUTPUT_MULTIPLIER
     cached_rate = row.cached_input if row.cached_input is not None else row.input
+    output_rate = row.output * output_scale
     return Cost(
         model=row.id,
         input_tokens=input_tokens,
         cached_tokens=cached_tokens,
         output_tokens=output_tokens,
-        input_usd=row.input * (input_tokens - cached_tokens) / PER_MILLION,
-        cached_usd=cached_rate * cached_tokens / PER_MILLION,
-        output_usd=row.output * output_tokens / PER_MILLION,
+        input_usd=row.input * input_scale * (input_tokens - cached_tokens) / PER_MILLION,
+        cached_usd=cached_rate * input_scale * cached_tokens / PER_MILLION,
+        output_usd=output_rate * output_tokens / PER_MILLION,
+        tier=rule.name,
+        long_context=long_context,
+        reasoning_tokens=reasoning_tokens,
+        reasoning_usd=output_rate * reasoning_tokens / PER_MILLION,
     )
 
 

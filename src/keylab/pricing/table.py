@@ -2,9 +2,10 @@
 
 The sandbox bills from it, the widgets estimate from it, and the lessons import it. Prices are
 USD per 1M tokens, Standard tier, prompts up to 272K input tokens, as OpenAI listed them on the
-date in `PRICES_AS_OF`. Each row names its source; the short names are defined, with public links, in
-docs/sources.md (LiteLLM's and genai-prices' copies of developers.openai.com/api/docs/pricing, the
-GPT-6.2 launch notes, and OpenAI's deprecations page). Re-check before relying on a price.
+date in `PRICES_AS_OF`. The rules that change a bill (service tiers, long prompts) are dated and
+sourced here too. Each row names its sources; `SOURCES` gives the public address behind each short
+name (also listed in docs/sources.md). Re-check before relying on a price: `keylab prices` says when
+this table is getting old.
 """
 
 from __future__ import annotations
@@ -24,6 +25,20 @@ COURSE_MODEL = "gpt-6-luna"
 RETIRING_SOON_DAYS = 30
 
 _D = Decimal
+
+# Public addresses behind the short source names used in the rows and rules below.
+SOURCES: dict[str, str] = {
+    "OpenAI pricing": PRICING_URL,
+    "OpenAI deprecations": DEPRECATIONS_URL,
+    "OpenAI model pages": "https://developers.openai.com/api/docs/models",
+    "OpenAI Fast mode": "https://openai.com/api-fast-mode",
+    "OpenAI Flex processing": "https://developers.openai.com/api/docs/guides/flex-processing",
+    "OpenAI Batch API": "https://developers.openai.com/api/docs/guides/batch",
+    "LiteLLM": "https://github.com/BerriAI/litellm/blob/main/model_prices_and_context_window.json",
+    "genai-prices": "https://github.com/pydantic/genai-prices",
+    "tokencost": "https://github.com/AgentOps-AI/tokencost",
+    "GPT-6.2 launch notes": "https://github.com/BerriAI/litellm/discussions/52347",
+}
 
 
 @dataclass(frozen=True)
@@ -85,12 +100,12 @@ def _m(
 
 
 _ROWS = (
-    _m("gpt-6.2-astra", "8.00", "0.40", "40.00", 1_050_000, 128_000, "2026-11-17", source="6.2-launch (2026-11-18)"),
-    _m("gpt-6.2-sol", "2.00", "0.10", "10.00", 1_050_000, 128_000, "2026-11-17", source="6.2-launch (2026-11-18)"),
+    _m("gpt-6.2-astra", "8.00", "0.40", "40.00", 1_050_000, 128_000, "2026-11-17", source="GPT-6.2 launch notes (2026-11-18)"),
+    _m("gpt-6.2-sol", "2.00", "0.10", "10.00", 1_050_000, 128_000, "2026-11-17", source="GPT-6.2 launch notes (2026-11-18)"),
     _m("gpt-6-astra", "10.00", "1.00", "50.00", 1_050_000, 128_000, "2026-09-03"),
     _m("gpt-6.1-sol", "2.00", "0.10", "10.00", 1_050_000, 128_000, "2026-09-29"),
     _m("gpt-6.1-terra", "1.00", "0.05", "5.00", 1_050_000, 128_000, "2026-10-26",
-       source="LiteLLM; genai-prices (2026-10-26); OpenAI model page"),
+       source="LiteLLM; genai-prices (2026-10-26); OpenAI model pages"),
     _m("gpt-6-sol", "2.00", "0.20", "10.00", 1_050_000, 128_000, "2026-09-22"),
     _m("gpt-6-luna", "0.10", "0.01", "0.50", 1_050_000, 128_000, "2026-09-22"),
     _m("gpt-5.6-sol", "4.00", "0.40", "20.00", 1_050_000, 128_000, "2026-07-09",
@@ -114,18 +129,86 @@ _ROWS = (
     _m("gpt-4o", "2.50", "1.25", "10.00", 128_000, 16_384, "2024-05-13", shutdown="2027-01-14",
        replacement="gpt-6-luna"),
     _m("gpt-4o-mini", "0.15", "0.075", "0.60", 128_000, 16_384, "2024-07-18", shutdown="2027-01-14",
-       replacement="gpt-6-luna", source="LiteLLM; tokencost; OpenAI model page (2026-10-04)"),
+       replacement="gpt-6-luna", source="LiteLLM; tokencost; OpenAI model pages (2026-10-04)"),
     _m("o3", "2.00", "0.50", "8.00", 200_000, 100_000, "2025-04-16", shutdown="2026-12-11"),
     _m("o4-mini", "1.10", "0.275", "4.40", 200_000, 100_000, "2025-04-16", shutdown="2026-10-23",
-       source="LiteLLM; Deprec"),
+       source="LiteLLM; OpenAI deprecations"),
     _m("o3-mini", "1.10", "0.55", "4.40", 200_000, 100_000, "2025-01-31", shutdown="2026-10-23"),
     _m("o1", "15.00", "7.50", "60.00", 200_000, 100_000, "2024-12-17", shutdown="2026-10-23",
-       replacement="gpt-5.6-sol", source="LiteLLM; tokencost; Deprec"),
+       replacement="gpt-5.6-sol", source="LiteLLM; tokencost; OpenAI deprecations"),
     _m("gpt-4-turbo", "10.00", None, "30.00", 128_000, 4_096, "2024-04-09", shutdown="2026-10-23"),
     _m("gpt-3.5-turbo", "0.50", None, "1.50", 16_385, 4_096, "2023-03-01", shutdown="2026-10-23"),
 )
 
 MODELS: dict[str, ModelPrice] = {row.id: row for row in _ROWS}
+
+
+# --- Rules that change a bill ---------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Tier:
+    """A way of processing a request, and what it does to every price of the row.
+
+    `service_tier` is what a Chat Completions or Responses response says when this tier served it,
+    and what the usage API groups by (`None`: Batch is its own API, not a `service_tier`). A call
+    asks for a tier with `service_tier=<name>` ("fast" or "priority" for fast). `as_of`: the date the
+    rule was read, like the prices.
+    """
+
+    name: str
+    multiplier: Decimal
+    service_tier: str | None
+    description: str
+    as_of: dt.date
+    source: str
+
+
+TIERS: dict[str, Tier] = {tier.name: tier for tier in (
+    Tier("standard", _D(1), "default", "the list price; what a call gets unless it asks for another tier",
+         PRICES_AS_OF, "OpenAI pricing"),
+    Tier("batch", _D("0.5"), None, "half price for jobs sent through the Batch API (answers within 24 h)",
+         PRICES_AS_OF, "OpenAI Batch API; LiteLLM; genai-prices"),
+    Tier("flex", _D("0.5"), "flex", "half price, slower answers and 429s when capacity is short",
+         PRICES_AS_OF, "OpenAI Flex processing; genai-prices"),
+    Tier("fast", _D(2), "priority", "twice the price for faster answers (Priority processing until "
+         "2026-07-30: \"priority\" still works, and responses say it)",
+         PRICES_AS_OF, "OpenAI Fast mode; genai-prices"),
+)}
+# Other names a tier goes by: its old name, and the `service_tier` values a response shows.
+TIER_ALIASES: dict[str, str] = {"priority": "fast", "default": "standard"}
+
+# Long prompts: a request with more than this many input tokens is billed *whole* at higher rates,
+# on the models in LONG_CONTEXT_MODELS (the ones that accept such prompts at all).
+LONG_CONTEXT_THRESHOLD = 272_000
+LONG_CONTEXT_INPUT_MULTIPLIER = _D(2)  # input and cached input
+LONG_CONTEXT_OUTPUT_MULTIPLIER = _D("1.5")
+LONG_CONTEXT_SOURCE = "OpenAI pricing; OpenAI model pages (gpt-6.1-terra); LiteLLM (prices above 272K tokens)"
+LONG_CONTEXT_MODELS = frozenset(
+    row.id for row in _ROWS if row.context_window == 1_050_000  # the 1.05M-token GPT-5.4+ models
+)
+
+# Reasoning models think in tokens the answer never shows; the API reports them inside the output
+# tokens (usage.completion_tokens_details.reasoning_tokens) and they bill at the output price.
+
+
+def resolve_tier(name: str | None) -> Tier:
+    """The tier called `name` (its current name, its old one, or a response's `service_tier`;
+    None, as a response without `service_tier` has it, is standard)."""
+    if name is None:
+        return TIERS["standard"]
+    tier = TIERS.get(TIER_ALIASES.get(name, name)) if isinstance(name, str) else None
+    if tier is None:
+        names = ", ".join(repr(n) for n in (*TIERS, *TIER_ALIASES))
+        raise ValueError(f"unknown tier {name!r}: use one of {names}")
+    return tier
+
+
+def table_age_days(today: dt.date) -> int:
+    """How many days old the table is on `today`."""
+    return (today - PRICES_AS_OF).days
+
+
+STALE_AFTER_DAYS = 60
 _SNAPSHOT = re.compile(r"(.+)-\d{4}-\d{2}-\d{2}")
 
 
@@ -145,11 +228,23 @@ def current_models(today: dt.date) -> list[ModelPrice]:
 __all__ = [
     "COURSE_MODEL",
     "DEPRECATIONS_URL",
+    "LONG_CONTEXT_INPUT_MULTIPLIER",
+    "LONG_CONTEXT_MODELS",
+    "LONG_CONTEXT_OUTPUT_MULTIPLIER",
+    "LONG_CONTEXT_SOURCE",
+    "LONG_CONTEXT_THRESHOLD",
     "MODELS",
     "PRICES_AS_OF",
     "PRICING_URL",
     "RETIRING_SOON_DAYS",
+    "SOURCES",
+    "STALE_AFTER_DAYS",
+    "TIERS",
+    "TIER_ALIASES",
     "ModelPrice",
+    "Tier",
     "current_models",
     "get_model",
+    "resolve_tier",
+    "table_age_days",
 ]

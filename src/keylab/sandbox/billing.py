@@ -24,7 +24,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import NamedTuple
 
-from keylab.pricing import Cost, format_usd
+from keylab.pricing import TIERS, Cost, format_usd
 from keylab.sandbox.accounts import KeyRecord, balance_pico
 from keylab.sandbox.clock import Clock
 from keylab.sandbox.errors import ApiError
@@ -174,13 +174,14 @@ class Billing:
                 request_id, key.org_id, reservation.project_id, key.id, endpoint, cost.model,
                 cost.input_tokens, cost.cached_tokens, cost.output_tokens,
                 cost.input_pico, cost.cached_pico, cost.output_pico, cost.total_pico, now,
+                TIERS[cost.tier].service_tier or "default",
             ))
             debits[key.org_id] = debits.get(key.org_id, 0) + cost.total_pico
             last_used[key.id] = now
         db.executemany(
             "INSERT INTO usage (request_id, org_id, project_id, key_id, endpoint, model, input_tokens,"
-            " cached_tokens, output_tokens, input_pico, cached_pico, output_pico, cost_pico, created_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " cached_tokens, output_tokens, input_pico, cached_pico, output_pico, cost_pico, created_at,"
+            " service_tier) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             rows,
         )
         for org_id, pico in debits.items():

@@ -88,6 +88,10 @@ class ControlClient:
         return self._request("POST", "/sandbox/credit",
                              {"organization_id": organization_id, "amount_usd": str(amount_usd)})
 
+    def clock(self) -> dict[str, Any]:
+        """The sandbox's now: `{"now", "today", "offset_seconds", "frozen"}`."""
+        return self._request("GET", "/sandbox/clock")
+
     def advance_clock(self, seconds: float) -> dict[str, Any]:
         return self._request("POST", "/sandbox/clock", {"advance_seconds": seconds})
 
@@ -110,6 +114,12 @@ class ControlClient:
 
     def set_quota_error(self, variant: str) -> dict[str, Any]:
         return self._request("POST", "/sandbox/settings", {"quota_error": variant})
+
+    def outbox(self, to: str) -> list[dict[str, Any]]:
+        """Messages (e-mails, SMS) the sandbox sent to `to`, newest first: `{"subject", "body", ...}`."""
+        from urllib.parse import quote
+
+        return self._request("GET", f"/sandbox/outbox?to={quote(to)}")["data"]
 
     def reset(self) -> dict[str, Any]:
         return self._request("POST", "/sandbox/reset")

@@ -179,6 +179,17 @@ async def settings(request: Request, state: SandboxState) -> dict[str, Any]:
     return {"quota_error": state.billing.quota_variant}
 
 
+async def outbox(request: Request, state: SandboxState) -> dict[str, Any]:
+    """The Outbox's messages to one address, newest first (what the dashboard's Outbox page shows
+    that person), so a lesson can read an alert e-mail sent to an account that has no login."""
+    from keylab.sandbox.platform.outbox import list_messages
+
+    to = request.query_params.get("to")
+    if not to or "@" not in to:
+        raise ControlError(400, "Add ?to=ADDRESS: whose messages to list (an email address).")
+    return {"object": "list", "data": list_messages(state.store, to, limit=50)}
+
+
 async def reset(request: Request, state: SandboxState) -> dict[str, Any]:
     with state.store.lock:
         state.store.conn.execute("PRAGMA foreign_keys=OFF")
@@ -210,4 +221,5 @@ ROUTES = [
     Route("/sandbox/keys/{key_id}/limits", _control(key_limits), methods=["POST"]),
     Route("/sandbox/settings", _control(settings), methods=["POST"]),
     Route("/sandbox/reset", _control(reset), methods=["POST"]),
+    Route("/sandbox/outbox", _control(outbox), methods=["GET"]),
 ]

@@ -67,7 +67,8 @@ def check_kind_of(fb: Feedback, kind_of: Callable[[str], str]) -> None:
     "tokens * price / 1_000_000, for each side, then add them up",
 )
 def check_call_cost(fb: Feedback, call_cost: Callable[[str, int, int], Any]) -> None:
-    cases = [("gpt-6-luna", 1_000_000, 1_000_000), ("gpt-6.1-terra", 1_200, 300),
+    # Prompts of at most 272K tokens: the plain per-1M formula (longer ones bill at long-context rates).
+    cases = [("gpt-6-luna", 200_000, 1_000_000), ("gpt-6.1-terra", 1_200, 300),
              ("gpt-4o-mini", 16, 37), ("gpt-6-luna", 0, 0)]
     floats = False
     for model, tokens_in, tokens_out in cases:

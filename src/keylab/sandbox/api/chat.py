@@ -22,7 +22,7 @@ from keylab.sandbox.api.common import (
     json_bytes,
     require_model,
 )
-from keylab.sandbox.api.metering import Admission, admit, bill, bill_async, release
+from keylab.sandbox.api.metering import CHAT_TIERS, Admission, admit, bill, bill_async, release, served_tier
 from keylab.sandbox.errors import ApiError
 
 ENDPOINT = "/v1/chat/completions"
@@ -129,7 +129,7 @@ async def create(call: Call) -> Response:
         raise ApiError("context_length_exceeded", limit=model.context_window, tokens=prompt_tokens)
     n = body.get("n") or 1
     max_output = n * min(limit or simulate.MAX_ANSWER_TOKENS, simulate.MAX_ANSWER_TOKENS)
-    admission = admit(call, model, prompt_tokens, max_output)
+    admission = admit(call, model, prompt_tokens, max_output, served_tier(body, CHAT_TIERS))
     try:
         answers = _answers(body, model.id, limit, encoding)
     except BaseException:
@@ -142,11 +142,13 @@ async def create(call: Call) -> Response:
     completion_tokens = sum(len(pieces) for pieces, _ in answers)
     await bill_async(call, admission, output_tokens=completion_tokens, endpoint=ENDPOINT)
     return call.json(b'{"id":"%s","object":"chat.completion","created":%d,%s' % (
-        completion_id.encode(), created, _completion_rest(model.id, answers, prompt_tokens, completion_tokens)))
+        completion_id.encode(), created, _completion_rest(model.id, answers, prompt_tokens, completion_tokens,
+                                                            admission.service_tier)))
 
 
 @functools.lru_cache(maxsize=1024)
-def _completion_rest(model_id: str, answers: tuple[Answer, ...], prompt_tokens: int, completion_tokens: int) -> bytes:
+def _completion_rest(model_id: str, answers: tuple[Answer, ...], prompt_tokens: int, completion_tokens: int,
+                     service_tier: str) -> bytes:
     """A completion's JSON after its id and created time, which alone differ between identical calls
     (encoded once per distinct answer rather than on every call)."""
     rest = json_bytes({
@@ -161,7 +163,7 @@ def _completion_rest(model_id: str, answers: tuple[Answer, ...], prompt_tokens: 
             for index, (pieces, reason) in enumerate(answers)
         ],
         "usage": _usage(prompt_tokens, completion_tokens),
-        "service_tier": "default",
+        "service_tier": service_tier,
         "system_fingerprint": SYSTEM_FINGERPRINT,
     })
     return rest[1:]  # without its opening brace
@@ -176,7 +178,7 @@ def _stream(call: Call, admission: Admission, body: dict[str, Any], answers: tup
     def chunk(choices: list[dict[str, Any]], usage: dict[str, Any] | None = None) -> str:
         payload: dict[str, Any] = {
             "id": completion_id, "object": "chat.completion.chunk", "created": created, "model": model_id,
-            "service_tier": "default", "system_fingerprint": SYSTEM_FINGERPRINT, "choices": choices,
+            "service_tier": admission.service_tier, "system_fingerprint": SYSTEM_FINGERPRINT, "choices": choices,
         }
         if include_usage:
             payload["usage"] = usage

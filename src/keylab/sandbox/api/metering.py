@@ -7,16 +7,46 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from typing import Any
 
 from keylab.pricing import Cost, ModelPrice, cost_of
-from keylab.sandbox.api.common import Call
+from keylab.sandbox.api.common import Call, describe_type
 from keylab.sandbox.billing import Reservation
+from keylab.sandbox.errors import ApiError
 from keylab.sandbox.ratelimit import Grant, Limits
+
+# `service_tier` a request may send -> the tier that serves it, which the response echoes, the usage
+# row records and `cost_of` prices ("default" is standard, "priority" is fast mode). As the API
+# does: "auto" (the project default) is "default"; "fast" is echoed by its old name "priority";
+# "scale" and "ultrafast" need contracts or access the sandbox's accounts never have, so they are
+# served (and echoed) as "default", as the API may serve a tier other than the one asked for.
+CHAT_TIERS: dict[str, str] = {
+    "auto": "default", "default": "default", "flex": "flex", "scale": "default",
+    "priority": "priority", "fast": "priority",
+}
+RESPONSES_TIERS: dict[str, str] = {**CHAT_TIERS, "ultrafast": "default"}
+
+
+def served_tier(body: dict[str, Any], tiers: dict[str, str]) -> str:
+    """The tier that serves this request, or the 400 the API answers for a value it does not know."""
+    requested = body.get("service_tier")
+    if requested is None:
+        return "default"
+    served = tiers.get(requested) if isinstance(requested, str) else None
+    if served is None:
+        if not isinstance(requested, str):
+            raise ApiError("invalid_type", param="service_tier", expected="a string", got=describe_type(requested))
+        raise ApiError("invalid_value", param="service_tier", value=requested,
+                       supported=", ".join(f"'{name}'" for name in tiers))
+    return served
+
 
 # Costs and limits depend only on their arguments (all immutable): computed once per distinct call
 # shape rather than with Decimal arithmetic and dataclass construction on every request.
 # Keyed by model id: a str hashes far faster than a ModelPrice (a dataclass of Decimals and dates).
-_cost_of = functools.lru_cache(maxsize=4096)(cost_of)  # a Cost caches its picodollar amounts too
+@functools.lru_cache(maxsize=4096)
+def _cost_of(model_id: str, input_tokens: int, output_tokens: int, service_tier: str) -> Cost:
+    return cost_of(model_id, input_tokens, output_tokens, tier=service_tier)  # a Cost caches its pico amounts
 
 
 @functools.lru_cache(maxsize=4096)
@@ -31,10 +61,13 @@ class Admission:
     prompt_tokens: int
     grant: Grant
     reservation: Reservation
+    service_tier: str
 
 
-def admit(call: Call, model: ModelPrice, prompt_tokens: int, max_output_tokens: int) -> Admission:
-    """Check rate limits (project, then key) and reserve the call's maximum cost, or raise a 429."""
+def admit(call: Call, model: ModelPrice, prompt_tokens: int, max_output_tokens: int,
+          service_tier: str = "default") -> Admission:
+    """Check rate limits (project, then key) and reserve the call's maximum cost at the tier that
+    serves it (see `served_tier`), or raise a 429."""
     assert call.key is not None
     key = call.key
     state = call.state
@@ -48,15 +81,16 @@ def admit(call: Call, model: ModelPrice, prompt_tokens: int, max_output_tokens: 
         now=state.clock.now(), model=model.id, org_id=key.org_id, checks=checks, tokens=prompt_tokens + max_output_tokens
     )
     call.headers.update(grant.snapshot.headers())
-    reservation = state.billing.reserve(key, _cost_of(model.id, prompt_tokens, max_output_tokens).total_pico)
-    return Admission(model, prompt_tokens, grant, reservation)
+    reservation = state.billing.reserve(
+        key, _cost_of(model.id, prompt_tokens, max_output_tokens, service_tier).total_pico)
+    return Admission(model, prompt_tokens, grant, reservation, service_tier)
 
 
 def _real_cost(call: Call, admission: Admission, output_tokens: int) -> Cost:
     """The call's real cost; the rate-limit window gets its real token count."""
     assert call.key is not None
     admission.grant.settle(now=call.state.clock.now(), actual=admission.prompt_tokens + output_tokens)
-    return _cost_of(admission.model.id, admission.prompt_tokens, output_tokens)
+    return _cost_of(admission.model.id, admission.prompt_tokens, output_tokens, admission.service_tier)
 
 
 def bill(call: Call, admission: Admission, *, output_tokens: int, endpoint: str) -> Cost:

@@ -49,7 +49,7 @@ from keylab.sandbox.api.common import (
     json_body,
     require_model,
 )
-from keylab.sandbox.api.metering import Admission, admit, bill, release
+from keylab.sandbox.api.metering import RESPONSES_TIERS, Admission, admit, bill, release, served_tier
 from keylab.sandbox.errors import ApiError
 
 ENDPOINT = "/v1/responses"
@@ -219,10 +219,6 @@ def _usage(input_tokens: int, output_tokens: int) -> dict[str, Any]:
     }
 
 
-def _service_tier(requested: str | None) -> str:
-    return "default" if requested in (None, "auto") else requested
-
-
 @dataclass
 class Run:
     """One model response being produced."""
@@ -266,7 +262,7 @@ class Run:
             "prompt_cache_retention": body.get("prompt_cache_retention"),
             "reasoning": body.get("reasoning") or {"effort": None, "summary": None},
             "safety_identifier": body.get("safety_identifier"),
-            "service_tier": _service_tier(body.get("service_tier")),
+            "service_tier": self.admission.service_tier,
             "store": self.store,
             "temperature": body["temperature"] if body.get("temperature") is not None else 1.0,
             "text": body.get("text") or {"format": {"type": "text"}, "verbosity": "medium"},
@@ -342,7 +338,7 @@ async def create(call: Call) -> Response:
         raise ApiError("input_context_length_exceeded")
     limit = body.get("max_output_tokens")
     admission = admit(call, model, prompt.tokens, min(limit or simulate.MAX_ANSWER_TOKENS,
-                                                      simulate.MAX_ANSWER_TOKENS))
+                                                      simulate.MAX_ANSWER_TOKENS), served_tier(body, RESPONSES_TIERS))
     try:
         text = simulate.answer(simulate.last_user_text(prompt.conversation), model=model.id,
                                temperature=body.get("temperature"), context=prompt.counted[:-1])

@@ -1,7 +1,7 @@
 """`/organization/usage/completions` and `/organization/costs`, computed from the usage rows.
 
-Every billed call wrote one `usage` row (tokens, and the cost split into input, cached input and
-output, in picodollars). These functions bucket them by time as the Usage API does: buckets are
+Every billed call wrote one `usage` row (tokens, the service tier that served it, and the cost
+split into input, cached input and output, in picodollars, at that tier's rates). These functions bucket them by time as the Usage API does: buckets are
 aligned to whole minutes/hours/UTC days, empty buckets are listed with `results: []`, `limit`
 buckets make a page and `next_page` continues. Costs come in 1-day buckets only, in dollars.
 """
@@ -87,8 +87,6 @@ def _dimension(row: Any, name: str) -> Any:
         return row["key_id"]
     if name == "batch":
         return False
-    if name == "service_tier":
-        return "default"
     if name == "api_source":
         return "unlabeled"
     return row[name]

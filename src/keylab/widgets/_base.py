@@ -1,0 +1,84 @@
+"""What every cost widget shares: two-way links between its traits and its controls, and money text."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+import ipywidgets as widgets
+import traitlets
+
+from keylab.pricing import PRICES_AS_OF, PRICING_URL, format_usd, get_model
+
+
+def bind(owner: traitlets.HasTraits, name: str, control: widgets.Widget,
+         to_control: Callable[[Any], Any] | None = None, from_control: Callable[[Any], Any] | None = None) -> None:
+    """Keep `owner.name` and `control.value` equal, both ways (Python-side, so it works in Voilà too).
+
+    A value the owner refuses (its validator raises) leaves both as they were: the control is put back."""
+    to_control = to_control or (lambda value: value)
+    from_control = from_control or (lambda value: value)
+    busy = False
+
+    def once(action: Callable[[Any], None]) -> Callable[[dict[str, Any]], None]:
+        """An observer that ignores the echo of its own change coming back from the other side."""
+        def observer(change: dict[str, Any]) -> None:
+            nonlocal busy
+            if busy:
+                return
+            busy = True
+            try:
+                action(change["new"])
+            finally:
+                busy = False
+        return observer
+
+    def to_owner(value: Any) -> None:
+        try:
+            setattr(owner, name, from_control(value))
+        except (traitlets.TraitError, ValueError):
+            control.value = to_control(getattr(owner, name))
+
+    push = once(lambda value: setattr(control, "value", to_control(value)))
+    pull = once(to_owner)
+    control.value = to_control(getattr(owner, name))
+    owner.observe(push, names=name)
+    control.observe(pull, names="value")
+
+
+def check_model(name: str) -> str:
+    """`name` if the price table knows it; else a TraitError that says where the list is."""
+    if get_model(name) is None:
+        raise traitlets.TraitError(f"no price is known for model {name!r}; keylab.pricing.MODELS lists the "
+                                   "models the table knows")
+    return name
+
+
+def money(value: Decimal, places: int = 6) -> str:
+    """`format_usd`, with a plain "$0" for nothing (a quantized zero would print as "0E-6")."""
+    return format_usd(value, places) if value else "$0"
+
+
+def dollars(value: Any) -> Decimal:
+    """A control's float (or a learner's str/int) as Decimal dollars, 0.1 staying 0.1."""
+    return value if isinstance(value, Decimal) else Decimal(str(value))
+
+
+def source_line() -> str:
+    return (f'<div style="color:#666;font-size:smaller">Prices as of {PRICES_AS_OF.isoformat()}, from '
+            f'<a href="{PRICING_URL}" target="_blank">{PRICING_URL}</a> (run <code>keylab prices</code> '
+            'to see if they are getting old).</div>')
+
+
+def table(headers: list[str], rows: list[list[str]], *, right: set[int] | None = None) -> str:
+    """An HTML table; columns whose index is in `right` are right-aligned (numbers)."""
+    right = right or set()
+
+    def cell(tag: str, index: int, text: str) -> str:
+        align = ' style="text-align:right"' if index in right else ""
+        return f"<{tag}{align}>{text}</{tag}>"
+
+    head = "".join(cell("th", n, h) for n, h in enumerate(headers))
+    body = "".join("<tr>" + "".join(cell("td", n, c) for n, c in enumerate(row)) + "</tr>" for row in rows)
+    return f'<table class="keylab-table"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
