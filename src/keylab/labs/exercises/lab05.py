@@ -1,4 +1,4 @@
-"""Lab 05: what will it cost? Checkers for `solutions/05-what-will-it-cost.ipynb`.
+"""Lab 05: what will it cost? Checkers for `solutions/solution-05-what-will-it-cost.ipynb`.
 
 Every exercise is pure arithmetic on the dated price table, judged against `keylab.pricing.cost_of`
 (the function the sandbox bills with) on fixed cases, so the feedback is the same on every run and

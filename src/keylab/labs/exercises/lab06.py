@@ -1,4 +1,4 @@
-"""Lab 06: setting limits. Checkers for `solutions/06-setting-limits.ipynb`.
+"""Lab 06: setting limits. Checkers for `solutions/solution-06-setting-limits.ipynb`.
 
 06.1 gets errors built by the SDK from the catalogue (exactly as the API sends them); 06.2 is
 arithmetic on the price table; 06.3 runs the learner's batch loop with a stand-in for a guarded call
