@@ -85,7 +85,7 @@ def test_sandbox_clock(capsys: pytest.CaptureFixture[str]) -> None:
 def test_sandbox_clock_without_a_sandbox(capsys: pytest.CaptureFixture[str]) -> None:
     status, out, err = run(capsys, "--clock", "sandbox")
     assert status == 1 and out == ""
-    assert "OPENAI_BASE_URL is not set" in err and "keylab start" in err
+    assert "OPENAI_BASE_URL is not set" in err and "course.py start" in err
 
 
 def test_bad_date(capsys: pytest.CaptureFixture[str]) -> None:

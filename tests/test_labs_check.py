@@ -200,13 +200,13 @@ def test_a_lab_module_that_fails_to_import_does_not_crash_the_check(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     def broken(lab: str) -> None:
-        raise SyntaxError("invalid syntax (lab05.py, line 3)")
+        raise SyntaxError("invalid syntax (lab09.py, line 3)")
 
     monkeypatch.setattr(keylab.labs.exercises, "import_lab", broken)
-    result, out = run("05.1", capsys)
+    result, out = run("09.1", capsys)
     assert result.status == "error"
     assert out[0] == (
-        "Exercise 05.1: the checker hit an unexpected error (SyntaxError: invalid syntax (lab05.py, line 3))."
+        "Exercise 09.1: the checker hit an unexpected error (SyntaxError: invalid syntax (lab09.py, line 3))."
     )
 
 

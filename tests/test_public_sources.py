@@ -162,9 +162,26 @@ def test_platform_facts_name_public_urls_listed_in_sources_md() -> None:
             assert part in sources_md, f"docs/sources.md does not list {part}"
 
 
-@pytest.mark.parametrize("short_name", ["LiteLLM", "genai-prices", "tokencost", "6.2-launch", "Deprec"])
-def test_the_price_tables_short_source_names_are_defined_in_sources_md(short_name: str) -> None:
-    from keylab.pricing import MODELS
+def _price_source_names() -> list[str]:
+    from keylab.pricing.table import SOURCES
 
-    assert any(short_name in m.source for m in MODELS.values()) or short_name == "tokencost"
-    assert f"| {short_name} |" in (ROOT / "docs" / "sources.md").read_text(encoding="utf-8")
+    return sorted(SOURCES)
+
+
+@pytest.mark.parametrize("short_name", _price_source_names())
+def test_the_price_tables_short_source_names_are_defined_in_sources_md(short_name: str) -> None:
+    from keylab.pricing.table import SOURCES
+
+    sources_md = (ROOT / "docs" / "sources.md").read_text(encoding="utf-8")
+    assert f"| {short_name} |" in sources_md
+    assert SOURCES[short_name] in sources_md
+
+
+def test_every_price_row_names_sources_that_are_defined() -> None:
+    from keylab.pricing import MODELS
+    from keylab.pricing.table import SOURCES
+
+    for model in MODELS.values():
+        for part in model.source.split("; "):
+            name = part.split(" (")[0]
+            assert name in SOURCES, f"{model.id}: source {name!r} is not in pricing.table.SOURCES"
