@@ -680,7 +680,7 @@ async def set_budget(ctx: Ctx) -> Response:
         cents = _cents(ctx.form.get("budget_amount", ""), "Monthly budget", 1)
     except ValueError as error:
         return _limits_page(ctx, status=400, error=str(error), values=dict(ctx.form))
-    platform_limits.set_spend_limit(ctx.store, ctx.clock, scope, scope_id, cents)
+    platform_limits.set_spend_limit(ctx.store, ctx.clock, scope, scope_id, cents, site_url=ctx.base_url)
     raise _go("/limits", "budget_saved")
 
 
