@@ -52,6 +52,8 @@ def page(site: SandboxServer, request: pytest.FixtureRequest) -> Iterator[object
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
         context = browser.new_context(viewport={"width": 1280, "height": 800}, base_url=site.url,
                                       locale="en-US", timezone_id="UTC")
+        # As a learner's browser allows it after a click; the test then reads what the Copy button copied.
+        context.grant_permissions(["clipboard-read", "clipboard-write"], origin=site.url)
         page = context.new_page()
         page.set_default_timeout(10_000)
         failed_before = request.session.testsfailed
@@ -85,6 +87,8 @@ def shot(page: object, name: str) -> None:
 
 
 def test_the_seed_walkthrough(page: object, site: SandboxServer) -> None:  # noqa: PLR0915
+    from playwright.sync_api import expect  # installed: the page fixture skipped otherwise
+
     p = page  # a playwright Page
     # 1. Sign up with an email and a password (the social buttons are simulated).
     p.goto("/signup")
@@ -135,8 +139,11 @@ def test_the_seed_walkthrough(page: object, site: SandboxServer) -> None:  # noq
     key = p.input_value("#new-key")
     assert KEY_RE.fullmatch(key)
     assert p.get_by_text("It will not be shown again.").is_visible()
+    # The button turns to "Copied" once the clipboard write has finished (it awaits the Clipboard
+    # API), and back to "Copy" 2 s later: wait for the text rather than look at one instant.
     p.click("button[data-copy]")
-    assert p.get_by_role("button", name="Copied").is_visible()
+    expect(p.locator("button[data-copy]")).to_have_text("Copied")
+    assert p.evaluate("navigator.clipboard.readText()") == key
     shot(p, "07-key-created-once")
     p.reload()
     html = p.content()
@@ -193,7 +200,11 @@ def test_the_seed_walkthrough(page: object, site: SandboxServer) -> None:  # noq
     shot(p, "12-usage")
     nav(p, "Outbox")
     assert p.get_by_text("Your organization spend has reached $0.01 this month").is_visible()
-    assert p.get_by_text("Your organization reached its monthly budget of $0.02.").is_visible()
+    assert p.get_by_text("Your organization reached its monthly budget of $0.02.").is_visible()  # the banner
+    # The budget e-mail, as the platform sends one, with a working link to this dashboard's limits page.
+    budget_mail = p.locator("li.message", has=p.locator(".subject", has_text="has reached its monthly budget of $0.02"))
+    expect(budget_mail).to_have_count(1)
+    expect(budget_mail.locator(f"a[href='{site.url}/limits']")).to_be_visible()
     shot(p, "13-budget-exceeded-outbox")
     for name in sorted(SHOTS.glob("*.png")):
         assert key not in name.name
