@@ -136,6 +136,8 @@ def test_near_placeholders_are_not(value: str) -> None:
 
 
 def test_the_env_example_placeholder_is_one() -> None:
+    assert classify("sk-your-key-here").problem == "this is the placeholder from .env.example"
+    assert classify("YOUR_API_KEY").problem == "this is a placeholder, not a key"
     env_example = Path(__file__).resolve().parents[1] / ".env.example"
     line = next(line for line in env_example.read_text().splitlines()
                 if line.startswith("OPENAI_API_KEY="))

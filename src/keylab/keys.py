@@ -27,6 +27,8 @@ KEY_PREFIXES: dict[str, int] = {
     "sk-admin-": 58,
 }
 
+ENV_EXAMPLE_PLACEHOLDER = "sk-your-key-here"  # the value in the course's .env.example
+
 # What placeholders are made of: "sk-your-key-here" (.env.example), "YOUR_API_KEY", "<your key>",
 # "sk-proj-REPLACE_ME", "paste-your-openai-api-key-here", "OPENAI_API_KEY" typed as its own value.
 # A value is a placeholder only when EVERY word of it (after the key prefix) is one of these, or a
@@ -133,7 +135,8 @@ def classify(key: str | None) -> KeyInfo:
         return KeyInfo(KeyKind.EMPTY, "", 0, "the value is empty")
     prefix = key_prefix(key)
     if is_placeholder(key):
-        return KeyInfo(KeyKind.PLACEHOLDER, prefix, len(key), "this is the placeholder from .env.example")
+        where = "the placeholder from .env.example" if ENV_EXAMPLE_PLACEHOLDER in key else "a placeholder, not a key"
+        return KeyInfo(KeyKind.PLACEHOLDER, prefix, len(key), f"this is {where}")
     problem = ""
     if key != key.strip():
         problem = "it has spaces or a newline around it"
