@@ -34,6 +34,8 @@ from keylab.sandbox.store import Store
 
 QUOTA_VARIANTS = ("insufficient_quota", "credit_balance_exhausted")
 log = logging.getLogger("keylab.sandbox")
+# A key's last use never moves back: a call that started earlier may finish after a later one.
+_SET_LAST_USED = "UPDATE api_keys SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)"
 
 
 class Reservation(NamedTuple):
@@ -191,8 +193,7 @@ class Billing:
         written = {key_id: now for key_id, now in last_used.items()
                    if self._last_used.get(key_id) != now}  # "last used" has one-second resolution
         if written:
-            db.executemany("UPDATE api_keys SET last_used_at = ? WHERE id = ?",
-                           [(now, key_id) for key_id, now in written.items()])
+            db.executemany(_SET_LAST_USED, [(now, key_id, now) for key_id, now in written.items()])
         return debits, written
 
     def mark_used(self, key_id: str) -> None:
@@ -221,10 +222,7 @@ class Billing:
             return
         try:
             with self.store.transaction(config=False) as db:
-                # Never moves a key's last use back (a billed call may have written a later second).
-                db.executemany("UPDATE api_keys SET last_used_at = ? WHERE id = ?"
-                               " AND (last_used_at IS NULL OR last_used_at < ?)",
-                               [(now, key_id, now) for key_id, now in pending.items()])
+                db.executemany(_SET_LAST_USED, [(now, key_id, now) for key_id, now in pending.items()])
         except Exception:  # "last used" is informational: never fail or retry a request for it
             log.exception("could not record the last use of %d key(s)", len(pending))
             return
