@@ -46,7 +46,7 @@ def site(tmp_path: Path) -> Iterator[SandboxServer]:
 
 @contextlib.contextmanager
 def chromium_page(request: pytest.FixtureRequest, *, name: str = "browser-failure", timeout_ms: int = 10_000,
-                  **context_options: object) -> Iterator[object]:
+                  clipboard_origin: str | None = None, **context_options: object) -> Iterator[object]:
     """A page in headless Debian Chromium; on a failed test, its screenshot and HTML go to tests/artifacts/
     as NAME.png and NAME.html. Skips the test without Chromium or Playwright."""
     if not CHROMIUM.exists():
@@ -56,6 +56,9 @@ def chromium_page(request: pytest.FixtureRequest, *, name: str = "browser-failur
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
         context = browser.new_context(**{"viewport": {"width": 1280, "height": 800}, "locale": "en-US",
                                          "timezone_id": "UTC", **context_options})
+        if clipboard_origin:
+            # As a learner's browser allows it after a click; the test then reads what the Copy button copied.
+            context.grant_permissions(["clipboard-read", "clipboard-write"], origin=clipboard_origin)
         page = context.new_page()
         page.set_default_timeout(timeout_ms)
         failed_before = request.session.testsfailed
@@ -77,7 +80,7 @@ def chromium_page(request: pytest.FixtureRequest, *, name: str = "browser-failur
 
 @pytest.fixture
 def page(site: SandboxServer, request: pytest.FixtureRequest) -> Iterator[object]:
-    with chromium_page(request, base_url=site.url) as page:
+    with chromium_page(request, base_url=site.url, clipboard_origin=site.url) as page:
         yield page
 
 
@@ -95,6 +98,8 @@ def shot(page: object, name: str) -> None:
 
 
 def test_the_seed_walkthrough(page: object, site: SandboxServer) -> None:  # noqa: PLR0915
+    from playwright.sync_api import expect  # installed: the page fixture skipped otherwise
+
     p = page  # a playwright Page
     # 1. Sign up with an email and a password (the social buttons are simulated).
     p.goto("/signup")
@@ -145,8 +150,11 @@ def test_the_seed_walkthrough(page: object, site: SandboxServer) -> None:  # noq
     key = p.input_value("#new-key")
     assert KEY_RE.fullmatch(key)
     assert p.get_by_text("It will not be shown again.").is_visible()
+    # The button turns to "Copied" once the clipboard write has finished (it awaits the Clipboard
+    # API), and back to "Copy" 2 s later: wait for the text rather than look at one instant.
     p.click("button[data-copy]")
-    assert p.get_by_role("button", name="Copied").is_visible()
+    expect(p.locator("button[data-copy]")).to_have_text("Copied")
+    assert p.evaluate("navigator.clipboard.readText()") == key
     shot(p, "07-key-created-once")
     p.reload()
     html = p.content()
@@ -203,7 +211,11 @@ def test_the_seed_walkthrough(page: object, site: SandboxServer) -> None:  # noq
     shot(p, "12-usage")
     nav(p, "Outbox")
     assert p.get_by_text("Your organization spend has reached $0.01 this month").is_visible()
-    assert p.get_by_text("Your organization reached its monthly budget of $0.02.").is_visible()
+    assert p.get_by_text("Your organization reached its monthly budget of $0.02.").is_visible()  # the banner
+    # The budget e-mail, as the platform sends one, with a working link to this dashboard's limits page.
+    budget_mail = p.locator("li.message", has=p.locator(".subject", has_text="has reached its monthly budget of $0.02"))
+    expect(budget_mail).to_have_count(1)
+    expect(budget_mail.locator(f"a[href='{site.url}/limits']")).to_be_visible()
     shot(p, "13-budget-exceeded-outbox")
     for name in sorted(SHOTS.glob("*.png")):
         assert key not in name.name

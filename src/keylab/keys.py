@@ -27,16 +27,22 @@ KEY_PREFIXES: dict[str, int] = {
     "sk-admin-": 58,
 }
 
-PLACEHOLDERS = (
-    "sk-...",
-    "sk-your-key-here",
-    "your-api-key",
-    "your_api_key",
-    "your-key-here",
-    "replace-me",
-    "changeme",
-    "xxx",
-)
+ENV_EXAMPLE_PLACEHOLDER = "sk-your-key-here"  # the value in the course's .env.example
+
+# What placeholders are made of: "sk-your-key-here" (.env.example), "YOUR_API_KEY", "<your key>",
+# "sk-proj-REPLACE_ME", "paste-your-openai-api-key-here", "OPENAI_API_KEY" typed as its own value.
+# A value is a placeholder only when EVERY word of it (after the key prefix) is one of these, or a
+# run of x's, so a real key's random body (dozens of characters between its few - and _) never is.
+PLACEHOLDER_WORDS = frozenset({
+    "a", "actual", "add", "ai", "an", "api", "change", "changeme", "enter", "example", "fake", "fixme",
+    "goes", "here", "insert", "key", "me", "my", "open", "openai", "own", "paste", "placeholder", "put",
+    "real", "redacted", "replace", "replaceme", "secret", "the", "this", "todo", "token", "value", "with",
+    "your", "yours",
+})
+# Characters a placeholder's "body" may be made of alone: "sk-...", "sk-xxxx", "sk-proj-****", "…".
+_FILLER_CHARS = frozenset(".x*…•_- ")
+_QUOTE_CHARS = "'\"`\u201c\u201d\u2018\u2019"
+_WORD_RE = re.compile(r"[a-z0-9]+")
 
 _REAL_KEY_RE = re.compile(r"sk-[A-Za-z0-9_-]*" + REAL_MARKER + r"[A-Za-z0-9_-]+")
 _SANDBOX_KEY_RE = re.compile(r"sk-(?:proj|svcacct|admin)-[A-Za-z0-9_-]+" + SANDBOX_MARKER + r"[A-Za-z0-9_-]+")
@@ -100,10 +106,27 @@ def looks_sandbox(key: str) -> bool:
 
 
 def is_placeholder(key: str) -> bool:
-    low = key.strip().strip("'\"").lower()
-    if not low:
+    """True for a stand-in such as ``sk-your-key-here``, ``sk-...``, ``<your key>`` or ``YOUR_API_KEY``.
+
+    Never true for a real key: a real key's body is dozens of random characters, and a value is a
+    placeholder only if its body is filler characters alone, ends with an ellipsis, or is made only
+    of placeholder words (see PLACEHOLDER_WORDS). Looking for "your" or "here" anywhere would call
+    about one random key in 1,500 a placeholder.
+    """
+    text = key.strip().strip(_QUOTE_CHARS).strip().lower()
+    if not text:
         return False
-    return low in PLACEHOLDERS or "your" in low or "here" in low or low.endswith("...") or set(low) <= set("x.-*")
+    body = text
+    for prefix in ("sk-proj-", "sk-svcacct-", "sk-admin-", "sk-none-", "sk-"):
+        if body.startswith(prefix):
+            body = body[len(prefix):]
+            break
+    if not body:
+        return False  # a bare prefix: an incomplete key, not a placeholder
+    if set(body) <= _FILLER_CHARS or text.endswith(("...", "\u2026")):
+        return True
+    words = _WORD_RE.findall(body)
+    return bool(words) and all(word in PLACEHOLDER_WORDS or set(word) == {"x"} for word in words)
 
 
 # Plain and curly quote marks: python-dotenv removes plain ones around a .env value, but cmd's
@@ -117,7 +140,8 @@ def classify(key: str | None) -> KeyInfo:
         return KeyInfo(KeyKind.EMPTY, "", 0, "the value is empty")
     prefix = key_prefix(key)
     if is_placeholder(key):
-        return KeyInfo(KeyKind.PLACEHOLDER, prefix, len(key), "this is the placeholder from .env.example")
+        where = "the placeholder from .env.example" if ENV_EXAMPLE_PLACEHOLDER in key else "a placeholder, not a key"
+        return KeyInfo(KeyKind.PLACEHOLDER, prefix, len(key), f"this is {where}")
     problem = ""
     if key != key.strip():
         problem = "it has spaces or a newline around it"
@@ -167,6 +191,7 @@ def mask_like_openai(key: str) -> str:
 
 __all__ = [
     "KEY_PREFIXES",
+    "PLACEHOLDER_WORDS",
     "REAL_MARKER",
     "SANDBOX_MARKER",
     "KeyInfo",

@@ -1,6 +1,14 @@
 """Prices and tokens: one table for the sandbox's bills and the widgets' estimates."""
 
-from keylab.pricing.cost import Cost, UnknownModelError, cost_of, format_usd, from_pico, to_pico
+from keylab.pricing.cost import (
+    Cost,
+    UnknownModelError,
+    cost_of,
+    format_usd,
+    format_usd_cents,
+    from_pico,
+    to_pico,
+)
 from keylab.pricing.table import (
     COURSE_MODEL,
     DEPRECATIONS_URL,
@@ -43,6 +51,7 @@ __all__ = [
     "current_models",
     "encoding_available",
     "format_usd",
+    "format_usd_cents",
     "from_pico",
     "get_model",
     "resolve_tier",

@@ -148,3 +148,12 @@ def format_usd(usd: Decimal, places: int = 6) -> str:
         places = 2
     quantum = Decimal(1).scaleb(-places)
     return f"${usd.quantize(quantum, rounding=ROUND_HALF_UP):,}"
+
+
+def format_usd_cents(usd: Decimal) -> str:
+    """Money as the platform's billing pages and e-mails show it: cents ("$5.00", "$0.04"), and more
+    places only for a non-zero amount under a cent ("$0.000125"), trailing zeros dropped."""
+    if usd == 0 or abs(usd) >= Decimal("0.01"):
+        return format_usd(usd, places=2)
+    text = format_usd(usd, places=6).rstrip("0")
+    return text if not text.endswith(".") else format_usd(usd, places=2)

@@ -181,12 +181,14 @@ async def _server_error(request: Request, exc: Exception) -> Response:
     return JSONResponse(error.body(), status_code=500, headers=_api_headers())
 
 
-def create_app(data_dir: str | Path, *, on_startup: Callable[[], None] | None = None) -> Starlette:
+def create_app(data_dir: str | Path, *, on_startup: Callable[[], None] | None = None,
+               site_url: str | None = None) -> Starlette:
     """A sandbox app on the data dir `data_dir` (created if missing).
 
     on_startup: called once the server is ready (the CLI prints its first line there).
+    site_url: where the server listens (`http://127.0.0.1:8765`), for links in the e-mails it sends.
     """
-    state = SandboxState(data_dir)
+    state = SandboxState(data_dir, site_url=site_url)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 import sqlite3
 import threading
 from collections.abc import Callable
@@ -32,6 +33,9 @@ from keylab.sandbox.platform.limits import PICO_PER_CENT, month_spend_pico
 from keylab.sandbox.store import Store
 
 QUOTA_VARIANTS = ("insufficient_quota", "credit_balance_exhausted")
+log = logging.getLogger("keylab.sandbox")
+# A key's last use never moves back: a call that started earlier may finish after a later one.
+_SET_LAST_USED = "UPDATE api_keys SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)"
 
 
 class Reservation(NamedTuple):
@@ -63,7 +67,8 @@ class Billing:
         # date in reserve/release rather than summed over every call in flight on each admission.
         self._reserved_sums: dict[tuple[str, str], int] = {}
         self.listeners: list[Callable[[Settled], None]] = []
-        self._last_used: dict[str, int] = {}
+        self._last_used: dict[str, int] = {}  # key id -> the last_used_at last written for it
+        self._used_pending: dict[str, int] = {}  # key id -> last_used_at still to write (mark_used)
         self._batch_lock = threading.Lock()
         # (loop, calls, their futures) of the calls settling in the current loop turn: see settle_async
         self._batch: tuple[asyncio.AbstractEventLoop, list[tuple], list[asyncio.Future[None]]] | None = None
@@ -189,9 +194,40 @@ class Billing:
         written = {key_id: now for key_id, now in last_used.items()
                    if self._last_used.get(key_id) != now}  # "last used" has one-second resolution
         if written:
-            db.executemany("UPDATE api_keys SET last_used_at = ? WHERE id = ?",
-                           [(now, key_id) for key_id, now in written.items()])
+            db.executemany(_SET_LAST_USED, [(now, key_id, now) for key_id, now in written.items()])
         return debits, written
+
+    def mark_used(self, key_id: str) -> None:
+        """Note that an authenticated request used a key, billed or not (listing models counts too).
+
+        A key's `last_used_at` has one-second resolution: a second use in the same second costs
+        two dict lookups. A new second's write waits for the end of the event-loop turn and goes
+        out in one transaction for every key marked in that turn, as billing batches its calls;
+        billed calls of the same second then find it written. Outside an event loop it is written
+        at once.
+        """
+        now = self.clock.now_s()
+        if self._last_used.get(key_id) == now or self._used_pending.get(key_id) == now:
+            return
+        first = not self._used_pending
+        self._used_pending[key_id] = now
+        if first:
+            try:
+                asyncio.get_running_loop().call_soon(self._write_used)
+            except RuntimeError:  # no loop: a synchronous caller
+                self._write_used()
+
+    def _write_used(self) -> None:
+        pending, self._used_pending = self._used_pending, {}
+        if not pending:
+            return
+        try:
+            with self.store.transaction(config=False) as db:
+                db.executemany(_SET_LAST_USED, [(now, key_id, now) for key_id, now in pending.items()])
+        except Exception:  # "last used" is informational: never fail or retry a request for it
+            log.exception("could not record the last use of %d key(s)", len(pending))
+            return
+        self._last_used.update(pending)
 
     def _notify(self, reservation: Reservation, key: KeyRecord, cost: Cost) -> None:
         event = Settled(key.org_id, reservation.project_id, key.id, cost.total_pico)

@@ -85,7 +85,7 @@ class SandboxServer:
         self.data_dir = data_dir
         self.host = host
         self.port = sock.getsockname()[1]
-        self.app = create_app(data_dir)
+        self.app = create_app(data_dir, site_url=_url(host, self.port))
         self._sock = sock
         self._server = _Server(_config(self.app, host, self.port, "warning"))
         self._server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
@@ -153,7 +153,7 @@ def run_foreground(data_dir: str | Path | None, host: str, port: int) -> int:
         print(f"  dashboard: {url}/   data: {path}", flush=True)
         print("  Press Ctrl-C to stop.", flush=True)
 
-    app = create_app(path, on_startup=announce)
+    app = create_app(path, on_startup=announce, site_url=url)
     server = uvicorn.Server(_config(app, host, sock.getsockname()[1], "warning"))
     try:
         server.run(sockets=[sock])

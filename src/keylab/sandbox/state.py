@@ -60,8 +60,8 @@ class Faults:
             self.items.clear()
 
 
-def _imported_listener(name: str, store: Store, clock: Clock) -> Callable[[Settled], None]:
-    """The listener `module:factory` (`name`) made for this sandbox on its first call.
+def _imported_listener(name: str, *args: Any) -> Callable[[Settled], None]:
+    """The listener `module:factory(*args)` (`name`) made for this sandbox on its first call.
 
     Its module (the dashboard's payments, the platform's alerts) is imported only then, not at
     start-up: a sandbox start and most calls never need it (see `_only_when`).
@@ -72,7 +72,7 @@ def _imported_listener(name: str, store: Store, clock: Clock) -> Callable[[Settl
     def on_settled(settled: Settled) -> None:
         nonlocal listener
         if listener is None:
-            listener = getattr(importlib.import_module(module), factory)(store, clock)
+            listener = getattr(importlib.import_module(module), factory)(*args)
         listener(settled)
 
     return on_settled
@@ -98,17 +98,29 @@ def _only_when(store: Store, what: str, sql: str, listener: Callable[[Settled], 
 
 _UNRESOLVED = object()
 
+# Where the dashboard is when the server does not say (a state built without a server, in tests).
+DEFAULT_SITE_URL = "http://127.0.0.1:8765"
+
 
 class SandboxState:
-    def __init__(self, data_dir: str | Path) -> None:
+    def __init__(self, data_dir: str | Path, *, site_url: str | None = None) -> None:
         self.store = Store(data_dir)
         self.clock = Clock(self.store)
+        # The dashboard's address, for the links in the e-mails the platform sends on its own
+        # (spend alerts, budget reached); pages answering a request use the request's address.
+        self.site_url = (site_url or DEFAULT_SITE_URL).rstrip("/")
         self.billing = Billing(self.store, self.clock)
         self.billing.listeners += [
             _only_when(self.store, "spend alerts",
                        "SELECT 1 FROM spend_alerts WHERE (scope = 'organization' AND scope_id = :org)"
                        " OR (scope = 'project' AND scope_id = :project) LIMIT 1",
-                       _imported_listener("keylab.sandbox.platform.alerts:listener", self.store, self.clock)),
+                       _imported_listener("keylab.sandbox.platform.alerts:listener", self.store, self.clock,
+                                          self.site_url)),
+            _only_when(self.store, "spend limits",
+                       "SELECT 1 FROM spend_limits WHERE (scope = 'organization' AND scope_id = :org)"
+                       " OR (scope = 'project' AND scope_id = :project) LIMIT 1",
+                       _imported_listener("keylab.sandbox.platform.limit_notices:listener", self.store,
+                                          self.clock, self.site_url)),
             _only_when(self.store, "auto-recharge",
                        "SELECT 1 FROM billing_settings WHERE org_id = :org AND auto_recharge = 1"
                        " AND card_last4 IS NOT NULL",

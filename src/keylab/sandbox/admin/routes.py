@@ -129,7 +129,8 @@ async def set_spend_limit(call: Call) -> Response:
     check_choice(body["interval"], "interval", ("month",))
     threshold = check_int(body["threshold_amount"], "threshold_amount", minimum=1)
     return call.json(limits.set_spend_limit(call.state.store, call.state.clock, scope, ident, threshold,
-                                            currency=body["currency"], interval=body["interval"]))
+                                            currency=body["currency"], interval=body["interval"],
+                                            site_url=call.state.site_url))
 
 
 async def delete_spend_limit(call: Call) -> Response:

@@ -104,6 +104,7 @@ def endpoint(handler: Handler, *, scopes: tuple[str, ...] = (), admin: bool = Fa
             if state.faults.items:  # something is staged (nearly never)
                 await _apply_faults(call)
             call.key = authenticate(call, admin=admin)
+            state.billing.mark_used(call.key.id)  # "Last used" counts every authenticated request
             call.headers.update(_idle_headers(call.key.rpm_limit, call.key.tpm_limit))
             if scopes and not call.key.has_scope(*scopes):
                 raise ApiError("missing_scopes", scopes=scopes[0])

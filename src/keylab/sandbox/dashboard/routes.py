@@ -12,7 +12,7 @@
     GET  /billing; POST /billing/credit; POST /billing/auto-recharge
     GET  /limits; POST /limits/budget; POST /limits/budget/delete; POST /limits/alerts;
     POST /limits/alerts/{id}/delete
-    GET  /usage; GET /outbox; /static/… (CSS, the Copy button script)
+    GET  /usage; GET /outbox; GET /favicon.ico; /static/… (CSS, the Copy button script, the icon)
 
 Every POST needs the session's CSRF token; pages are server-rendered Jinja2 with autoescaping.
 The full key of a new secret key exists only in the response to POST /api-keys: it is not put in
@@ -37,7 +37,7 @@ import jinja2
 from markupsafe import Markup, escape
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
@@ -680,7 +680,7 @@ async def set_budget(ctx: Ctx) -> Response:
         cents = _cents(ctx.form.get("budget_amount", ""), "Monthly budget", 1)
     except ValueError as error:
         return _limits_page(ctx, status=400, error=str(error), values=dict(ctx.form))
-    platform_limits.set_spend_limit(ctx.store, ctx.clock, scope, scope_id, cents)
+    platform_limits.set_spend_limit(ctx.store, ctx.clock, scope, scope_id, cents, site_url=ctx.base_url)
     raise _go("/limits", "budget_saved")
 
 
@@ -750,8 +750,15 @@ async def outbox_page(ctx: Ctx) -> Response:
     return ctx.render("outbox.html", active="outbox", messages=messages)
 
 
+async def favicon(request: Request) -> Response:
+    """/favicon.ico, which browsers and tools ask for on their own (pages name favicon.svg)."""
+    return FileResponse(STATIC_DIR / "favicon.ico", media_type="image/x-icon",
+                        headers={"Cache-Control": "public, max-age=86400"})
+
+
 ROUTES: list[BaseRoute] = [
     Route("/", page(home, access="anyone"), methods=["GET"]),
+    Route("/favicon.ico", favicon, methods=["GET"]),
     Route("/signup", page(signup, access="anyone"), methods=["GET", "POST"]),
     Route("/auth/simulated/{provider}", page(simulated_provider, access="anyone"), methods=["POST"]),
     Route("/login", page(login, access="anyone"), methods=["GET", "POST"]),

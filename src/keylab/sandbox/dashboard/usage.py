@@ -6,6 +6,7 @@ here, on the server: no JavaScript and no chart library.
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
@@ -90,32 +91,77 @@ def report(store: Store, clock: Clock, org_id: str, project_id: str | None = Non
     return UsageReport(today.strftime("%B %Y"), days, by_model, by_key, total, requests)
 
 
-def bar_chart(days: list[tuple[dt.date, Decimal, int]], width: int = 760, height: int = 200) -> str:
-    """Spend per day as an SVG bar chart (a title on each bar gives its exact value)."""
-    top = max((cost for _, cost, _ in days), default=Decimal(0))
-    left, bottom, pad_top = 64, 28, 12
-    plot_w, plot_h = width - left - 8, height - bottom - pad_top
-    slot = plot_w / max(len(days), 1)
+def axis_top(value: Decimal) -> Decimal:
+    """The chart's top: the smallest 1, 2 or 5 x 10^n (at least a cent) that holds `value`, so the
+    gridlines at the top and at half of it fall on round amounts."""
+    top = Decimal("0.01")
+    while top < value:
+        for step in (2, Decimal("2.5"), 2):  # 1 -> 2 -> 5 -> 10
+            top *= step
+            if top >= value:
+                break
+    return top
+
+
+def axis_money(value: Decimal) -> str:
+    """An axis amount exactly, with at least cents: "$0", "$0.005", "$0.05", "$2.50", "$1,000.00"."""
+    if value == 0:
+        return "$0"
+    places = max(2, -value.normalize().as_tuple().exponent)  # type: ignore[operator]
+    return f"${value:,.{places}f}"
+
+
+def _label_days(month_days: int) -> list[int]:
+    """The days named under the axis: the 1st, every 5th, and the month's last day unless it would
+    crowd the 5th before it."""
+    days = [1, *range(5, month_days + 1, 5)]
+    if month_days - days[-1] >= 3:
+        days.append(month_days)
+    return days
+
+
+def bar_chart(days: list[tuple[dt.date, Decimal, int]], width: int = 760, height: int = 220) -> str:
+    """Spend per day of the month as an SVG bar chart (a title on each bar gives its exact value).
+
+    The x axis has one slot per day of the whole month, so a day keeps its place as the month goes
+    on; each day's label is centred on its bar (both from `center`), and each amount on the y axis
+    is centred on its gridline.
+    """
+    first = days[0][0] if days else dt.date.today().replace(day=1)
+    month_days = calendar.monthrange(first.year, first.month)[1]
+    top = axis_top(max((cost for _, cost, _ in days), default=Decimal(0)))
+    left, right, pad_top, bottom = 72, 12, 14, 30
+    plot_w, plot_h = width - left - right, height - pad_top - bottom
+    base = pad_top + plot_h
+    slot = plot_w / month_days
+
+    def center(day: int) -> float:
+        return left + (day - 0.5) * slot
+
     parts = [
         f'<svg class="chart" viewBox="0 0 {width} {height}" width="100%" role="img" '
-        f'aria-label="Spend per day this month">',
-        f'<line x1="{left}" y1="{pad_top + plot_h}" x2="{width - 8}" y2="{pad_top + plot_h}" class="axis"/>',
-        f'<text x="{left - 6}" y="{pad_top + 4}" class="tick" text-anchor="end">{escape(money(top))}</text>',
-        f'<text x="{left - 6}" y="{pad_top + plot_h}" class="tick" text-anchor="end">$0</text>',
+        f'aria-label="Spend per day in {first.strftime("%B %Y")}">',
     ]
-    for index, (day, cost, count) in enumerate(days):
-        bar_h = float(cost / top) * plot_h if top > 0 else 0.0
+    for share in (Decimal(0), Decimal("0.5"), Decimal(1)):
+        y = base - float(share) * plot_h
+        parts.append(f'<line x1="{left}" y1="{y:.1f}" x2="{width - right}" y2="{y:.1f}" '
+                     f'class="{"axis" if share == 0 else "grid"}"/>')
+        parts.append(f'<text x="{left - 8}" y="{y:.1f}" class="tick amount" text-anchor="end" '
+                     f'dominant-baseline="middle">{escape(axis_money(top * share))}</text>')
+    bar_w = slot * 0.7
+    for day, cost, count in days:
+        bar_h = float(cost / top) * plot_h
         if cost > 0:
             bar_h = max(bar_h, 2.0)
-        x = left + index * slot + slot * 0.15
-        y = pad_top + plot_h - bar_h
         title = f"{day.isoformat()}: {money(cost)}, {count} request{'s' * (count != 1)}"
         parts.append(
-            f'<rect x="{x:.1f}" y="{y:.1f}" width="{slot * 0.7:.1f}" height="{bar_h:.1f}" class="bar">'
-            f"<title>{escape(title)}</title></rect>"
+            f'<rect data-day="{day.day}" x="{center(day.day) - bar_w / 2:.1f}" y="{base - bar_h:.1f}" '
+            f'width="{bar_w:.1f}" height="{bar_h:.1f}" class="bar"><title>{escape(title)}</title></rect>'
         )
-        if day.day == 1 or day.day % 5 == 0:
-            parts.append(f'<text x="{x + slot * 0.35:.1f}" y="{height - 8}" class="tick" '
-                         f'text-anchor="middle">{day.day}</text>')
+    for day_number in _label_days(month_days):
+        x = center(day_number)
+        parts.append(f'<line x1="{x:.1f}" y1="{base}" x2="{x:.1f}" y2="{base + 4}" class="axis"/>')
+        parts.append(f'<text data-day="{day_number}" x="{x:.1f}" y="{base + 18}" class="tick day" '
+                     f'text-anchor="middle">{day_number}</text>')
     parts.append("</svg>")
     return "".join(parts)

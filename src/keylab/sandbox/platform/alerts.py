@@ -4,6 +4,7 @@
 call it compares the month's spend of the call's organization and project with their alerts and
 sends ONE email per alert per month: the `spend_alert_deliveries` row (primary key alert, month) and
 the outbox message are written in one transaction, so concurrent calls cannot send twice.
+Amounts are shown in cents, as the platform shows them; links go to this sandbox's dashboard.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any
 
-from keylab.pricing import format_usd, from_pico
+from keylab.pricing import format_usd_cents, from_pico
 from keylab.sandbox.accounts import new_id
 from keylab.sandbox.billing import Settled
 from keylab.sandbox.clock import Clock
@@ -23,12 +24,10 @@ from keylab.sandbox.errors import ApiError
 from keylab.sandbox.platform._common import check_scope, cursor_page
 from keylab.sandbox.platform.limits import PICO_PER_CENT, month_spend_pico
 from keylab.sandbox.platform.outbox import insert_message
+from keylab.sandbox.state import DEFAULT_SITE_URL
 from keylab.sandbox.store import Store
 
 log = logging.getLogger("keylab.sandbox")
-
-USAGE_URL = "https://platform.openai.com/usage"
-LIMITS_URL = "https://platform.openai.com/settings/organization/limits"
 
 
 def _object(scope: str) -> str:
@@ -132,24 +131,29 @@ def list_deliveries(store: Store, alert_id: str) -> list[dict[str, Any]]:
         " WHERE alert_id = ? ORDER BY period", (alert_id,))]
 
 
-def _email(row: Any, scope_name: str, spend_pico: int, period: str) -> tuple[str, str]:
-    threshold = format_usd(Decimal(int(row["threshold_cents"])) / 100, places=2)
-    spent = format_usd(from_pico(spend_pico))
+def month_name(period: str) -> str:
+    """'2026-12' → 'December 2026'."""
+    return dt.date(int(period[:4]), int(period[5:]), 1).strftime("%B %Y")
+
+
+def _email(row: Any, scope_name: str, spend_pico: int, period: str, site_url: str) -> tuple[str, str]:
+    threshold = format_usd_cents(Decimal(int(row["threshold_cents"])) / 100)
+    spent = format_usd_cents(from_pico(spend_pico))
     prefix = f"{row['subject_prefix']} " if row["subject_prefix"] else ""
-    month = dt.date(int(period[:4]), int(period[5:]), 1).strftime("%B %Y")
     subject = f"{prefix}Your {scope_name} spend has reached {threshold} this month"
     body = (
-        f"Your {scope_name} has spent {spent} in {month}, passing the spend alert of {threshold} "
+        f"Your {scope_name} has spent {spent} in {month_name(period)}, passing the spend alert of {threshold} "
         f"(alert {row['id']}).\n\n"
         "Spend alerts only notify: API calls keep working until a hard spend limit is reached or the "
         "credit balance runs out.\n\n"
-        f"See your usage: {USAGE_URL}\nManage limits and alerts: {LIMITS_URL}\n\n"
+        f"See your usage: {site_url}/usage\nManage limits and alerts: {site_url}/limits\n\n"
         "(Sent by the keylab sandbox: this message never left your computer.)"
     )
     return subject, body
 
 
-def check_alerts(store: Store, clock: Clock, settled: Settled) -> list[dict[str, Any]]:
+def check_alerts(store: Store, clock: Clock, settled: Settled,
+                 site_url: str = DEFAULT_SITE_URL) -> list[dict[str, Any]]:
     """Billing listener: send the alerts this call's spend crossed (once per alert per month).
 
     Returns the messages sent (usually none).
@@ -172,7 +176,7 @@ def check_alerts(store: Store, clock: Clock, settled: Settled) -> list[dict[str,
         if spent < int(row["threshold_cents"]) * PICO_PER_CENT:
             continue
         scope_name = "organization" if row["scope"] == "organization" else f"project {row['scope_id']}"
-        subject, body = _email(row, scope_name, spent, period)
+        subject, body = _email(row, scope_name, spent, period, site_url)
         with store.transaction() as db:
             claimed = db.execute(
                 "INSERT OR IGNORE INTO spend_alert_deliveries (alert_id, period, spend_pico, delivered_at)"
@@ -187,12 +191,12 @@ def check_alerts(store: Store, clock: Clock, settled: Settled) -> list[dict[str,
     return sent
 
 
-def listener(store: Store, clock: Clock) -> Callable[[Settled], None]:
+def listener(store: Store, clock: Clock, site_url: str = DEFAULT_SITE_URL) -> Callable[[Settled], None]:
     """The `Billing` listener for one sandbox: `check_alerts`, never failing the call it follows."""
 
     def on_settled(settled: Settled) -> None:
         try:
-            check_alerts(store, clock, settled)
+            check_alerts(store, clock, settled, site_url)
         except Exception:  # an alert must never turn a billed, answered call into an error
             log.exception("spend alert check failed for %s", settled)
 

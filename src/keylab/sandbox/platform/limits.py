@@ -47,8 +47,12 @@ def no_spend_limit(scope: str) -> dict[str, Any]:
 
 
 def set_spend_limit(store: Store, clock: Clock, scope: str, scope_id: str, threshold_cents: int, *,
-                    currency: str = "USD", interval: str = "month") -> dict[str, Any]:
-    """Create or replace the limit; returns it as `get_spend_limit` does."""
+                    currency: str = "USD", interval: str = "month", site_url: str | None = None) -> dict[str, Any]:
+    """Create or replace the limit; returns it as `get_spend_limit` does.
+
+    A limit at or below this month's spend is reached at once: its e-mail goes out now (links to
+    `site_url`, the dashboard), not after the next call, which the limit refuses.
+    """
     check_scope(scope)
     if isinstance(threshold_cents, bool) or not isinstance(threshold_cents, int) or threshold_cents < 1:
         raise ValueError("threshold_cents must be a whole number of cents >= 1")
@@ -62,6 +66,9 @@ def set_spend_limit(store: Store, clock: Clock, scope: str, scope_id: str, thres
         )
     result = get_spend_limit(store, scope, scope_id)
     assert result is not None
+    from keylab.sandbox.platform.limit_notices import notify_if_reached  # it imports this module
+
+    notify_if_reached(store, clock, scope, scope_id, site_url)
     return result
 
 
