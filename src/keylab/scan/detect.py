@@ -92,7 +92,17 @@ def is_decoy(key: str, marker: str) -> bool:
     body = key[len(key_prefix(key)):].replace(marker, "")
     if _entropy(body) < MIN_ENTROPY:
         return True
-    return is_placeholder(key) and not has_published_shape(key, marker)
+    return (is_placeholder(key) or _spells_placeholder_words(key)) and not has_published_shape(key, marker)
+
+
+# Words that example text puts between dashes (`sk-your-key-here-…`); a random body has no dashes
+# around whole words like these, and a string of a published shape is never judged by them.
+_PLACEHOLDER_WORDS = frozenset({"your", "key", "here", "replace", "placeholder", "example", "own", "put"})
+
+
+def _spells_placeholder_words(key: str) -> bool:
+    words = {part.lower() for part in re.split(r"[-_]", key)}
+    return len(words & _PLACEHOLDER_WORDS) >= 2
 
 
 def key_type(key: str) -> str:
