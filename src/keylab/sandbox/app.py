@@ -194,16 +194,16 @@ def _too_large(scope: Scope) -> Response:
 
 
 def _bounded(receive: Receive) -> Receive:
-    """`receive` for a chunked body (no Content-Length): past MAX_BODY_BYTES it reports a
-    disconnect, so no reader (a form, the API) ever holds more than that."""
+    """`receive` for a chunked body (no Content-Length): once MAX_BODY_BYTES have come it reports
+    a disconnect, so no reader (a form, the API) ever holds more than that and one chunk."""
     seen = 0
 
     async def bounded() -> dict[str, Any]:
         nonlocal seen
-        message = await receive()
-        seen += len(message.get("body", b""))
         if seen > MAX_BODY_BYTES:
             return {"type": "http.disconnect"}
+        message = await receive()
+        seen += len(message.get("body", b""))  # the API's reader refuses this chunk itself (413)
         return message
 
     return bounded

@@ -36,8 +36,8 @@ from urllib.parse import quote, urlsplit
 import jinja2
 from markupsafe import Markup, escape
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
-from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
@@ -230,7 +230,10 @@ def page(handler: Callable[[Ctx], Awaitable[Response]], *, access: str = "accoun
         ctx = Ctx(request, state, session or sessions.start(state.store, state.clock))
         try:
             if request.method == "POST":
-                form = await request.form()
+                try:
+                    form = await request.form()
+                except ClientDisconnect:  # or a body over the cap (app._bounded)
+                    return PlainTextResponse("Request body too large.", status_code=413)
                 ctx.form = {k: v for k, v in form.items() if isinstance(v, str)}
                 await form.close()
                 if session is None or not _same_origin(request) or not ctx.session.csrf_ok(
