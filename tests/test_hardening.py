@@ -360,3 +360,67 @@ def test_threads_share_one_server(site: SandboxServer) -> None:
     for thread in threads:
         thread.join()
     assert results == [200] * 5
+
+
+# -- budgets under a burst ------------------------------------------------------------------------
+
+
+def _burst_target(server: SandboxServer, stream: bool) -> tuple[dict[str, Any], dict[str, str], int]:
+    """A funded account, a call's body and headers, and what that call costs (after one call)."""
+    account = ControlClient(server.url, server.operator_token).create_account(credits_usd="5")
+    billing = server.app.state.sandbox.billing
+    body = {"model": MODEL, "messages": [{"role": "user", "content": "Tell me about budgets"}], "stream": stream}
+    headers = {"Authorization": f"Bearer {account['api_key']}"}
+    before = billing.balance_pico(account["organization_id"])
+    assert httpx.post(server.base_url + "/chat/completions", json=body, headers=headers).status_code == 200
+    cost = before - billing.balance_pico(account["organization_id"])
+    with server.app.state.sandbox.store.transaction() as db:  # credit for 20.5 such calls
+        db.execute("UPDATE organizations SET balance_pico = ? WHERE id = ?", (cost * 41 // 2, account["organization_id"]))
+    return {"account": account, "body": body}, headers, cost
+
+
+def test_a_burst_spends_the_credit_to_within_one_call(tmp_path: Path) -> None:
+    """40 parallel calls on credit for 20.5: 21 answered, and the balance ends less than one call below zero."""
+    with serve_in_background(tmp_path / "data") as server:
+        target, headers, cost = _burst_target(server, stream=False)
+
+        def one(_: int) -> int:
+            with httpx.Client(timeout=30) as client:
+                return client.post(server.base_url + "/chat/completions", json=target["body"],
+                                   headers=headers).status_code
+
+        with ThreadPoolExecutor(max_workers=20) as pool:
+            statuses = list(pool.map(one, range(40)))
+        assert statuses.count(200) == 21 and statuses.count(429) == 19, statuses
+        balance = server.app.state.sandbox.billing.balance_pico(target["account"]["organization_id"])
+        assert -cost < balance < 0
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_calls_arriving_together_hold_only_what_they_will_cost(tmp_path: Path, stream: bool) -> None:
+    """Ten calls written at once on ten connections (admitted in one event-loop turn, before any
+    settles), on credit for 4.5 calls: 5 are answered, as a reservation is the answer's cost rather
+    than the longest answer possible; the balance ends less than one call below zero."""
+    import json
+
+    with serve_in_background(tmp_path / "data") as server:
+        target, headers, cost = _burst_target(server, stream=stream)
+        org = target["account"]["organization_id"]
+        with server.app.state.sandbox.store.transaction() as db:
+            db.execute("UPDATE organizations SET balance_pico = ? WHERE id = ?", (cost * 9 // 2, org))
+        payload = json.dumps(target["body"]).encode()
+        request = (f"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n"
+                   f"Authorization: {headers['Authorization']}\r\nContent-Type: application/json\r\n"
+                   f"Content-Length: {len(payload)}\r\nConnection: close\r\n\r\n").encode() + payload
+        sockets = [socket.create_connection(("127.0.0.1", server.port)) for _ in range(10)]
+        for sock in sockets:
+            sock.sendall(request)
+        statuses = []
+        for sock in sockets:
+            sock.settimeout(10)
+            statuses.append(int(sock.recv(64).split(b" ", 2)[1]))
+            while sock.recv(65536):
+                pass
+            sock.close()
+        assert statuses.count(200) == 5 and statuses.count(429) == 5, statuses
+        assert -cost < server.app.state.sandbox.billing.balance_pico(org) < 0

@@ -22,7 +22,7 @@ from keylab.sandbox.api.common import (
     json_bytes,
     require_model,
 )
-from keylab.sandbox.api.metering import Admission, admit, bill, bill_async, release
+from keylab.sandbox.api.metering import Admission, admit, bill, bill_async
 from keylab.sandbox.errors import ApiError
 
 ENDPOINT = "/v1/chat/completions"
@@ -146,12 +146,8 @@ async def create(call: Call) -> Response:
         raise ApiError("context_length_exceeded", limit=model.context_window, tokens=prompt_tokens)
     n = body.get("n") or 1
     max_output = n * min(limit or simulate.MAX_ANSWER_TOKENS, simulate.MAX_ANSWER_TOKENS)
-    admission = admit(call, model, prompt_tokens, max_output)
-    try:
-        answers = _answers(body, model.id, limit, encoding)
-    except BaseException:
-        release(call, admission)
-        raise
+    answers = _answers(body, model.id, limit, encoding)
+    admission = admit(call, model, prompt_tokens, max_output, sum(len(pieces) for pieces, _ in answers))
     completion_id = new_id("chatcmpl-", 29)
     created = call.state.clock.now_s()
     if body.get("stream"):

@@ -341,15 +341,15 @@ async def create(call: Call) -> Response:
     if prompt.tokens > model.context_window:
         raise ApiError("input_context_length_exceeded")
     limit = body.get("max_output_tokens")
+    text = simulate.answer(simulate.last_user_text(prompt.conversation), model=model.id,
+                           temperature=body.get("temperature"), context=prompt.counted[:-1])
+    pieces = token_pieces(text, model.id)
+    cut = limit is not None and len(pieces) > limit
+    pieces = pieces[:limit] if cut else pieces
     admission = admit(call, model, prompt.tokens, min(limit or simulate.MAX_ANSWER_TOKENS,
-                                                      simulate.MAX_ANSWER_TOKENS))
+                                                      simulate.MAX_ANSWER_TOKENS), len(pieces))
     try:
-        text = simulate.answer(simulate.last_user_text(prompt.conversation), model=model.id,
-                               temperature=body.get("temperature"), context=prompt.counted[:-1])
-        pieces = token_pieces(text, model.id)
-        cut = limit is not None and len(pieces) > limit
-        run = Run(call, body, model, prompt, admission, pieces[:limit] if cut else pieces, cut,
-                  created_at=call.state.clock.now_s())
+        run = Run(call, body, model, prompt, admission, pieces, cut, created_at=call.state.clock.now_s())
     except BaseException:
         release(call, admission)
         raise
