@@ -19,6 +19,7 @@ from typing import Any
 
 import httpx
 import pytest
+from test_dashboard import PASSWORD, Visitor
 
 from keylab.sandbox import SandboxServer, serve_in_background
 from keylab.sandbox import server as sandbox_server
@@ -26,7 +27,6 @@ from keylab.sandbox.auth import flow
 from keylab.sandbox.client import ControlClient
 from keylab.sandbox.clock import Clock
 from keylab.sandbox.store import Store
-from test_dashboard import PASSWORD, Visitor
 
 MODEL = "gpt-6-luna"
 
@@ -142,7 +142,7 @@ def test_cookieless_requests_write_no_session_rows(site: SandboxServer) -> None:
         assert httpx.get(site.url + path, timeout=10).status_code in (200, 303)
     assert store.query_one("SELECT COUNT(*) FROM sessions")[0] == before
     indexes = {row["name"]: row for row in store.query("PRAGMA index_list(sessions)")}
-    covered = {store.query("PRAGMA index_info(%s)" % name)[0]["name"] for name in indexes}
+    covered = {store.query(f"PRAGMA index_info({name})")[0]["name"] for name in indexes}
     assert "expires_at" in covered
 
 

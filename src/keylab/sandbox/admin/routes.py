@@ -15,8 +15,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from keylab.sandbox.api.common import Call, check_params, describe_type, endpoint, json_body
-from keylab.sandbox.errors import ApiError
 from keylab.sandbox.auth.flow import EMAIL_RE
+from keylab.sandbox.errors import ApiError
 from keylab.sandbox.platform import alerts, limits, projects, usage
 from keylab.sandbox.platform._common import MAX_CENTS, MAX_RATE_LIMIT, MAX_UNIX_TIME, check_choice, check_int
 
