@@ -25,7 +25,7 @@ DEFAULT_PORT = 8765
 
 # Resource limits for a sandbox served to a room (see bench/README.md, "Hardening").
 HEADER_TIMEOUT_S = 10.0  # a request's line and headers must arrive within this, from its first byte
-MAX_CONNECTIONS = 500  # open connections; more are closed at once (each holds a file descriptor)
+MAX_CONNECTIONS = 500  # open connections (each holds a file descriptor); past it the oldest waiting one goes
 MAX_HEADER_BYTES = 32 * 1024  # h11 refuses a request whose line and headers are larger (400)
 LOCK_FILE = "server.lock"
 
@@ -37,13 +37,23 @@ class _Protocol(H11Protocol):
     open connections (`limit_concurrency` answers 503 only once a request is complete)."""
 
     _header_timer: object = None
+    _opened = 0.0
 
     def connection_made(self, transport: object) -> None:  # type: ignore[override]
         super().connection_made(transport)  # type: ignore[arg-type]
+        self._opened = self.loop.time()
         if len(self.connections) > MAX_CONNECTIONS:
-            self.transport.close()
-            return
+            self._evict()
         self._arm_header_timer()
+
+    def _evict(self) -> None:
+        """Over the cap: close the connection that has waited longest for its request headers (a
+        slow or half-open client), else this new one. A flood of half-sent headers then costs the
+        flooder its own oldest connections, not everyone else's access."""
+        waiting = [c for c in self.connections if isinstance(c, _Protocol) and c is not self
+                   and c.conn.their_state is h11.IDLE and c.cycle is None and not c.transport.is_closing()]
+        victim = min(waiting, key=lambda c: c._opened, default=self)
+        victim.transport.close()
 
     def _arm_header_timer(self) -> None:
         if self._header_timer is None:
@@ -74,12 +84,13 @@ def _config(app: object, host: str, port: int, log_level: str) -> uvicorn.Config
     "auto": start-up then probes for no optional package (httptools, websockets, wsproto, uvloop),
     and the sandbox runs on the same stack in every install (h11, plain asyncio, and no WebSocket
     handling, as it has no WebSocket route). The protocol is h11's with a header deadline and a
-    connection cap (`_Protocol`)."""
+    connection cap (`_Protocol`); `limit_concurrency` (503 past it) then bounds only the requests
+    being handled at once, as the cap keeps the connections below it."""
     return uvicorn.Config(
         app, host=host, port=port, log_level=log_level, access_log=False, lifespan="on",
         server_header=False, date_header=True, timeout_graceful_shutdown=1,
         http=_Protocol, ws="none", loop="asyncio",
-        limit_concurrency=MAX_CONNECTIONS, h11_max_incomplete_event_size=MAX_HEADER_BYTES,
+        limit_concurrency=MAX_CONNECTIONS + 1, h11_max_incomplete_event_size=MAX_HEADER_BYTES,
     )
 
 
