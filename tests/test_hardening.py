@@ -343,6 +343,16 @@ def test_malformed_messages_are_400(site: SandboxServer, account: dict[str, Any]
     assert (error["code"], error["param"]) == (code, param)
 
 
+@pytest.mark.parametrize(("part", "code"), [({"type": "input_text", "text": 5}, "invalid_type"),
+                                            ({"type": "input_text"}, "missing_required_parameter")])
+def test_responses_text_parts_need_text(site: SandboxServer, account: dict[str, Any], part: dict[str, Any],
+                                        code: str) -> None:
+    answer = _api(site, "POST", "/responses", account["api_key"],
+                  json={"model": MODEL, "input": [{"role": "user", "content": [part]}]})
+    error = _is_envelope(answer, 400)
+    assert (error["code"], error["param"]) == (code, "input[0].content[0].text")
+
+
 def test_assistant_message_may_omit_content(site: SandboxServer, account: dict[str, Any]) -> None:
     messages = [{"role": "user", "content": "hi"}, {"role": "assistant", "tool_calls": []},
                 {"role": "user", "content": "again"}]

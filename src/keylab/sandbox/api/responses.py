@@ -99,6 +99,9 @@ def _require(call: Call, *groups: tuple[str, ...]) -> None:
 
 # --- input ------------------------------------------------------------------------------------
 
+TEXT_PARTS = ("input_text", "output_text", "text")  # parts whose `text` must be a string
+
+
 def _parts_text(content: Any) -> str:
     if isinstance(content, str):
         return content
@@ -139,6 +142,11 @@ def _normalize_input(value: Any) -> list[dict[str, Any]]:
                                got=describe_type(part))
             if part.get("type") is None:
                 raise ApiError("missing_required_parameter", param=f"input[{i}].content[{j}].type")
+            if part["type"] in TEXT_PARTS and not isinstance(part.get("text"), str):
+                if "text" not in part:
+                    raise ApiError("missing_required_parameter", param=f"input[{i}].content[{j}].text")
+                raise ApiError("invalid_type", param=f"input[{i}].content[{j}].text", expected="a string",
+                               got=describe_type(part["text"]))
         items.append(_message_item(role, content, item.get("id")))
     return items
 
