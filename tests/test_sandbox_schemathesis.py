@@ -24,6 +24,7 @@ import pytest
 
 pytest.importorskip("schemathesis")
 import schemathesis  # noqa: E402
+import spec  # noqa: E402  (tests/spec.py: where the other spec tests read it)
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 
 from keylab.sandbox import SandboxServer, serve_in_background  # noqa: E402
@@ -42,9 +43,14 @@ SAVED_SPEC_ENV = os.environ.get("OPENAPI_SPEC")  # read at import: the tests' au
 
 
 def spec_path() -> Path | None:
-    """The first copy found; OPENAPI_SPEC names another (a worktree outside the course folder)."""
+    """The first copy found: OPENAPI_SPEC (a worktree outside the course folder), the one the other
+    spec tests read (tests/spec.py), then the repository's copies (any *openapi*.yaml in tests/data
+    or docs/refs), then ../shared."""
     named = os.environ.get("OPENAPI_SPEC") or SAVED_SPEC_ENV
-    candidates = ((Path(named),) if named else ()) + SPEC_CANDIDATES
+    in_repo = [path for folder in (REPO / "tests" / "data", REPO / "docs" / "refs") if folder.is_dir()
+               for path in sorted(folder.glob("*openapi*.y*ml"))]
+    candidates = ((Path(named),) if named else ()) + (spec.SPEC_PATH,) + SPEC_CANDIDATES[:2] + tuple(in_repo) \
+        + SPEC_CANDIDATES[2:]
     return next((path for path in candidates if path.is_file()), None)
 
 
