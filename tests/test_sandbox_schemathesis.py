@@ -21,16 +21,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import schemathesis
+import spec  # tests/spec.py: where the other spec tests read the spec
+from hypothesis import HealthCheck, given, settings
 
-pytest.importorskip("schemathesis")
-import schemathesis  # noqa: E402
-import spec  # noqa: E402  (tests/spec.py: where the other spec tests read it)
-from hypothesis import HealthCheck, given, settings  # noqa: E402
-
-from keylab.sandbox import SandboxServer, serve_in_background  # noqa: E402
-from keylab.sandbox.app import _routes  # noqa: E402
-from keylab.sandbox.client import ControlClient  # noqa: E402
-from keylab.sandbox.store import Store  # noqa: E402
+from keylab.sandbox import SandboxServer, serve_in_background
+from keylab.sandbox.app import _routes
+from keylab.sandbox.client import ControlClient
+from keylab.sandbox.store import Store
 
 REPO = Path(__file__).resolve().parent.parent
 SPEC_CANDIDATES = (
