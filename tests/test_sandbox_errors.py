@@ -39,6 +39,7 @@ STATUS_CLASS: dict[int, type[openai.APIStatusError]] = {
     401: openai.AuthenticationError,
     403: openai.PermissionDeniedError,
     404: openai.NotFoundError,
+    413: openai.APIStatusError,  # no class of its own in the SDK
     429: openai.RateLimitError,
     500: openai.InternalServerError,
     503: openai.InternalServerError,
@@ -414,6 +415,16 @@ def test_request_too_large(sandbox: SandboxServer, control: ControlClient, accou
     assert "retry-after" not in exc.response.headers
 
 
+def test_request_body_too_large(sandbox: SandboxServer, account: dict[str, Any]) -> None:
+    """A body over the cap is refused with 413 before it is read (the SDK raises APIStatusError)."""
+    from keylab.sandbox.api.common import MAX_BODY_BYTES
+
+    client = sdk(sandbox, account["api_key"])
+    huge = "word " * (MAX_BODY_BYTES // 5 + 1)
+    exc = raises(lambda: client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": huge}]))
+    expect(exc, "request_body_too_large", limit=MAX_BODY_BYTES)
+
+
 # ---------------------------------------------------------------------------------------------
 # Faults staged through the control plane
 
@@ -468,6 +479,7 @@ DEDICATED = {
     "rate_limit_requests": test_key_requests_per_minute,
     "rate_limit_tokens": test_tokens_per_minute,
     "request_too_large": test_request_too_large,
+    "request_body_too_large": test_request_body_too_large,
     "server_error": test_injected_fault,
     "overloaded": test_injected_fault,
 }

@@ -18,6 +18,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
     parser.add_argument("--port", type=int, default=8765, help="port (default 8765; 0 picks a free one)")
     parser.add_argument("--data", metavar="DIR", help="data dir (default: .keylab/sandbox in the course folder)")
+    parser.add_argument("--allowed-host", action="append", default=[], metavar="NAME",
+                        help="a host name the sandbox answers to besides its IP addresses and localhost "
+                             "(repeat for more; a defence against DNS rebinding)")
+    parser.add_argument("--public-url", metavar="URL",
+                        help="base URL for links in its emails (default: the address it listens on)")
     parser.set_defaults(handler=_serve)
     actions = parser.add_subparsers(dest="sandbox_command", metavar="ACTION")
 
@@ -47,7 +52,8 @@ def _serve(args: argparse.Namespace) -> int:
     from keylab.sandbox.server import run_foreground
 
     try:
-        return run_foreground(_data_dir(args.data), args.host, args.port)
+        return run_foreground(_data_dir(args.data), args.host, args.port,
+                              allowed_hosts=tuple(args.allowed_host), public=args.public_url)
     except OSError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

@@ -138,6 +138,9 @@ ADVICE: dict[str, Advice] = {
     "request_too_large": Advice(
         FIX_REQUEST, "this one request is bigger than your tokens-per-minute limit", "send fewer tokens",
         "shorten the prompt or lower max_tokens; waiting will not help"),
+    "request_body_too_large": Advice(
+        FIX_REQUEST, "the request body is bigger than the server accepts", "send less",
+        "split the text over several requests; retrying the same body will not help"),
     # --- 429 and 5xx that waiting does fix
     "rate_limit_requests": Advice(
         RETRY, "too many requests per minute for this model", "wait Retry-After, then retry",

@@ -11,7 +11,7 @@ import contextlib
 import importlib
 import logging
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +25,9 @@ from starlette.types import Receive, Scope, Send
 
 from keylab.pricing import COURSE_MODEL
 from keylab.pricing.tokens import preload
-from keylab.sandbox.api.common import OPENAI_VERSION, new_request_id
+from keylab.sandbox.api.common import MAX_BODY_BYTES, OPENAI_VERSION, new_request_id
 from keylab.sandbox.errors import ApiError
+from keylab.sandbox.hosts import HostCheck
 from keylab.sandbox.state import SandboxState
 
 log = logging.getLogger("keylab.sandbox")
@@ -135,11 +136,32 @@ class SandboxApp(Starlette):
     `tests/test_sandbox_app.py` checks that both ways give the same answers.
     """
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, host_check: HostCheck | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.direct_routes = _direct_routes(self.router.routes)
+        self.host_check = host_check or HostCheck()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            host = length = None
+            chunked = False
+            for name, value in scope["headers"]:
+                if name == b"host":
+                    host = value
+                elif name == b"content-length":
+                    length = value
+                elif name == b"transfer-encoding":
+                    chunked = True
+            refusal = None
+            if not self.host_check.allowed(host):
+                refusal = _wrong_host(scope, host, self.host_check)
+            elif length is not None and (len(length) > 9 or int(length) > MAX_BODY_BYTES):
+                refusal = _too_large(scope)
+            if refusal is not None:
+                await refusal(scope, receive, send)
+                return
+            if chunked:
+                receive = _bounded(receive)
         if scope["type"] == "http" and not scope.get("root_path"):
             handler = self.direct_routes.get((scope["method"], scope["path"]))
             if handler is not None:
@@ -148,6 +170,43 @@ class SandboxApp(Starlette):
                 await response(scope, receive, send)
                 return
         await super().__call__(scope, receive, send)
+
+
+def _wrong_host(scope: Scope, host: bytes | None, check: HostCheck) -> Response:
+    """400 for a Host the sandbox does not answer to (see keylab.sandbox.hosts), in the API's
+    envelope under /v1 and as text elsewhere; it names the fix."""
+    shown = (host or b"").decode("ascii", "replace")[:100]
+    names = ", ".join(sorted(check.names | {"localhost"}))
+    message = (f"This keylab sandbox does not answer to the host {shown!r} (a defence against DNS rebinding). "
+               f"Use its IP address or one of: {names}; to add a name, start it with --allowed-host NAME.")
+    if scope["path"].startswith("/v1"):
+        error = ApiError("admin_invalid_request", message=message)
+        return JSONResponse(error.body(), status_code=400, headers=_api_headers())
+    return PlainTextResponse(message, status_code=400)
+
+
+def _too_large(scope: Scope) -> Response:
+    """413 before the body is read: the API's envelope under /v1, text elsewhere (a dashboard form)."""
+    error = ApiError("request_body_too_large", limit=MAX_BODY_BYTES)
+    if scope["path"].startswith("/v1"):
+        return JSONResponse(error.body(), status_code=413, headers=_api_headers())
+    return PlainTextResponse(error.body()["error"]["message"], status_code=413)
+
+
+def _bounded(receive: Receive) -> Receive:
+    """`receive` for a chunked body (no Content-Length): once MAX_BODY_BYTES have come it reports
+    a disconnect, so no reader (a form, the API) ever holds more than that and one chunk."""
+    seen = 0
+
+    async def bounded() -> dict[str, Any]:
+        nonlocal seen
+        if seen > MAX_BODY_BYTES:
+            return {"type": "http.disconnect"}
+        message = await receive()
+        seen += len(message.get("body", b""))  # the API's reader refuses this chunk itself (413)
+        return message
+
+    return bounded
 
 
 def _direct_routes(routes: list[BaseRoute]) -> dict[tuple[str, str], Callable[[Request], Any]]:
@@ -182,13 +241,15 @@ async def _server_error(request: Request, exc: Exception) -> Response:
 
 
 def create_app(data_dir: str | Path, *, on_startup: Callable[[], None] | None = None,
-               site_url: str | None = None) -> Starlette:
+               allowed_hosts: Iterable[str] = (), public_url: str | None = None) -> Starlette:
     """A sandbox app on the data dir `data_dir` (created if missing).
 
     on_startup: called once the server is ready (the CLI prints its first line there).
-    site_url: where the server listens (`http://127.0.0.1:8765`), for links in the e-mails it sends.
+    allowed_hosts: host names it answers besides IP literals and localhost (keylab.sandbox.hosts).
+    public_url: the base URL of links in its emails.
     """
-    state = SandboxState(data_dir, site_url=site_url)
+    state = SandboxState(data_dir, site_url=public_url)
+    state.public_url = public_url.rstrip("/") if public_url else None
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -202,6 +263,7 @@ def create_app(data_dir: str | Path, *, on_startup: Callable[[], None] | None = 
         routes=_routes(),
         exception_handlers={404: _not_found, 405: _not_found, Exception: _server_error},
         lifespan=lifespan,
+        host_check=HostCheck(allowed_hosts),
     )
     app.state.sandbox = state
     return app

@@ -1,14 +1,19 @@
 """Prepaid credit and spend limits, exact under concurrency: reserve before a call, settle after.
 
 Before a call runs, `reserve` checks the balance and the monthly spend limits and sets aside
-the call's maximum cost (all of its prompt plus the longest answer it may get). After the call,
-`settle` writes one usage row with the real cost and debits the balance in the same transaction,
-then releases the reservation. So:
+the call's most expensive outcome: its prompt plus the answer the sandbox has already simulated
+(an answer that streams can only be cut short, so cost less). After the call, `settle` writes one
+usage row with the real cost and debits the balance in the same transaction, and the reservation
+is released as soon as that transaction commits (not before: until then the spend is in neither
+the database nor the reservations, and a concurrent call could be admitted against it). So:
 
 - a balance never pays for more than it holds, and 100 parallel calls debit exactly the sum of
   their costs (each debit is one atomic UPDATE);
-- spend passes a limit by at most one call's maximum cost: a call is admitted only while
-  spent + reserved is below the limit.
+- the bound: spend passes a limit (or the balance goes below zero) by at most the cost of ONE
+  call, the last one admitted: a call is admitted only while spent + reserved is below the limit,
+  and every admitted call's cost is already in `reserved`;
+- a burst is refused only when the credit is really spent: reservations are what the calls will
+  cost, not a worst case (bench/README.md, "Budgets under a burst", has the figures).
 
 Reservations live in the server's memory: a killed server loses only calls that never finished,
 and those were never billed.

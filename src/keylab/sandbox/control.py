@@ -49,7 +49,7 @@ def _state(request: Request) -> SandboxState:
 
 def _authorize(request: Request) -> None:
     token = request.headers.get("authorization", "").partition(" ")[2].strip()
-    if not token or not hmac.compare_digest(token, _state(request).store.operator_token):
+    if not token or not hmac.compare_digest(token.encode("utf-8", "surrogatepass"), _state(request).store.operator_token.encode()):
         raise ControlError(401, "The control plane needs the operator token (the file operator_token in the "
                                 "sandbox data dir) as 'Authorization: Bearer <token>'.")
 

@@ -267,6 +267,13 @@ CATALOGUE: dict[str, ErrorSpec] = _catalogue(
             source="shell_gpt#653; docs/sources.md",
         ),
         ErrorSpec(
+            "request_body_too_large", 413, "invalid_request_error", None,
+            "Request body too large: the limit is {limit} bytes. Send less text, or split the work over "
+            "several requests.",
+            source="keylab wording (unverified): the real API answers an oversized body with 413 "
+            "(openai/codex#18316 '413 Payload Too Large'), wording not recorded",
+        ),
+        ErrorSpec(
             "server_error", 500, "server_error", None,
             "The server had an error while processing your request. Sorry about that!",
             source="real API wording for a 500 (widely reported)",

@@ -13,23 +13,84 @@ import threading
 from pathlib import Path
 from types import TracebackType
 
+import h11
 import uvicorn
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from keylab.sandbox.app import create_app
+from keylab.sandbox.hosts import default_names, public_url
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
+
+# Resource limits for a sandbox served to a room (see bench/README.md, "Hardening").
+HEADER_TIMEOUT_S = 10.0  # a request's line and headers must arrive within this, from its first byte
+MAX_CONNECTIONS = 500  # open connections (each holds a file descriptor); past it the oldest waiting one goes
+MAX_HEADER_BYTES = 32 * 1024  # h11 refuses a request whose line and headers are larger (400)
+LOCK_FILE = "server.lock"
+
+
+class _Protocol(H11Protocol):
+    """uvicorn's h11 protocol with two bounds it lacks: a deadline for a request's headers
+    (uvicorn's keep-alive timer covers only the idle time after a response; a client that sends
+    half a header, or nothing, holds its connection and file descriptor forever), and a cap on
+    open connections (`limit_concurrency` answers 503 only once a request is complete)."""
+
+    _header_timer: object = None
+    _opened = 0.0
+
+    def connection_made(self, transport: object) -> None:  # type: ignore[override]
+        super().connection_made(transport)  # type: ignore[arg-type]
+        self._opened = self.loop.time()
+        if len(self.connections) > MAX_CONNECTIONS:
+            self._evict()
+        self._arm_header_timer()
+
+    def _evict(self) -> None:
+        """Over the cap: close the connection that has waited longest for its request headers (a
+        slow or half-open client), else this new one. A flood of half-sent headers then costs the
+        flooder its own oldest connections, not everyone else's access."""
+        waiting = [c for c in self.connections if isinstance(c, _Protocol) and c is not self
+                   and c.conn.their_state is h11.IDLE and c.cycle is None and not c.transport.is_closing()]
+        victim = min(waiting, key=lambda c: c._opened, default=self)
+        victim.transport.close()
+
+    def _arm_header_timer(self) -> None:
+        if self._header_timer is None:
+            self._header_timer = self.loop.call_later(HEADER_TIMEOUT_S, self._headers_too_slow)
+
+    def _headers_too_slow(self) -> None:
+        self._header_timer = None
+        if self.conn.their_state is h11.IDLE and not self.transport.is_closing():
+            self.transport.close()
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        if self.conn.their_state is h11.IDLE:
+            self._arm_header_timer()  # between requests, part of the next one has come: it has a deadline
+        elif self._header_timer is not None:
+            self._header_timer.cancel()  # type: ignore[attr-defined]
+            self._header_timer = None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._header_timer is not None:
+            self._header_timer.cancel()  # type: ignore[attr-defined]
+            self._header_timer = None
+        super().connection_lost(exc)
 
 
 def _config(app: object, host: str, port: int, log_level: str) -> uvicorn.Config:
     """uvicorn's settings for the sandbox. The protocol, WebSocket and loop choices are named, not
     "auto": start-up then probes for no optional package (httptools, websockets, wsproto, uvloop),
     and the sandbox runs on the same stack in every install (h11, plain asyncio, and no WebSocket
-    handling, as it has no WebSocket route)."""
+    handling, as it has no WebSocket route). The protocol is h11's with a header deadline and a
+    connection cap (`_Protocol`); `limit_concurrency` (503 past it) then bounds only the requests
+    being handled at once, as the cap keeps the connections below it."""
     return uvicorn.Config(
         app, host=host, port=port, log_level=log_level, access_log=False, lifespan="on",
         server_header=False, date_header=True, timeout_graceful_shutdown=1,
-        http="h11", ws="none", loop="asyncio",
+        http=_Protocol, ws="none", loop="asyncio",
+        limit_concurrency=MAX_CONNECTIONS + 1, h11_max_incomplete_event_size=MAX_HEADER_BYTES,
     )
 
 
@@ -81,11 +142,18 @@ def _url(host: str, port: int) -> str:
 class SandboxServer:
     """A sandbox running in a daemon thread of this process. Use as a context manager or call stop()."""
 
-    def __init__(self, data_dir: Path, host: str, sock: socket.socket) -> None:
+    def __init__(self, data_dir: Path, host: str, sock: socket.socket, *, allowed_hosts: tuple[str, ...] = (),
+                 public: str | None = None) -> None:
         self.data_dir = data_dir
         self.host = host
         self.port = sock.getsockname()[1]
-        self.app = create_app(data_dir, site_url=_url(host, self.port))
+        try:
+            self._lock = lock_data_dir(data_dir)
+        except OSError:
+            sock.close()
+            raise
+        self.app = create_app(data_dir, allowed_hosts=(*default_names(host), *allowed_hosts),
+                              public_url=public_url(host, self.port, public))
         self._sock = sock
         self._server = _Server(_config(self.app, host, self.port, "warning"))
         self._server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
@@ -116,6 +184,7 @@ class SandboxServer:
         self._server.should_exit = True
         self._thread.join(timeout=5)
         self._sock.close()
+        self._lock.close()
 
     def __enter__(self) -> SandboxServer:
         return self
@@ -128,23 +197,76 @@ class SandboxServer:
         return f"<SandboxServer {self.base_url} data={self.data_dir}>"
 
 
-def serve_in_background(data_dir: str | Path | None = None, port: int = 0, host: str = DEFAULT_HOST) -> SandboxServer:
+def serve_in_background(data_dir: str | Path | None = None, port: int = 0, host: str = DEFAULT_HOST, *,
+                        allowed_hosts: tuple[str, ...] = (), public: str | None = None) -> SandboxServer:
     """Start a sandbox in a background thread and return once it answers.
 
     data_dir: where its state lives; None = a fresh temporary folder (nothing is kept).
     port: 0 picks a free port.
+    allowed_hosts: host names it answers besides IP addresses, localhost and, bound to every
+    interface, this machine's name (keylab.sandbox.hosts: the DNS-rebinding defence).
+    public: the base URL of links in its emails (default: the bound address).
     """
     if data_dir is None:
         data_dir = tempfile.mkdtemp(prefix="keylab-sandbox-")
     path = Path(data_dir).expanduser().resolve()
-    return SandboxServer(path, host, _bind(host, port)).start()
+    return SandboxServer(path, host, _bind(host, port), allowed_hosts=allowed_hosts, public=public).start()
 
 
-def run_foreground(data_dir: str | Path | None, host: str, port: int) -> int:
+def lock_data_dir(data_dir: Path) -> object:
+    """Hold the data dir's lock file for the life of a server, or refuse to start.
+
+    Budgets and rate limits reserve in the server's memory, so two servers on one data dir would
+    each admit calls against the same credit. The lock is released when the returned file is
+    closed or the process ends (even killed). Processes that are not servers (`keylab sandbox
+    account …`) do not take it.
+    """
+    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    handle = open(data_dir / LOCK_FILE, "a+b")  # noqa: SIM115 (held open on purpose)
+    try:
+        import fcntl
+    except ImportError:  # Windows: msvcrt's lock
+        import msvcrt
+        try:
+            msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)  # type: ignore[attr-defined]
+        except OSError:
+            handle.close()
+            raise _in_use(data_dir) from None
+        return handle
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        raise _in_use(data_dir) from None
+    return handle
+
+
+def _in_use(data_dir: Path) -> OSError:
+    return OSError(f"Another keylab sandbox is already running on the data dir {data_dir}: two servers on one "
+                   "data dir would each spend the same credit. Use the running one, stop it, or start this one "
+                   "with another --data DIR.")
+
+
+def _raise_open_files_limit() -> None:
+    """Raise the soft limit on open files to the hard one (capped): every connection holds one."""
+    try:
+        import resource
+    except ImportError:
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = min(hard if hard != resource.RLIM_INFINITY else 4096, 4096)
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+
+
+def run_foreground(data_dir: str | Path | None, host: str, port: int, *, allowed_hosts: tuple[str, ...] = (),
+                   public: str | None = None) -> int:
     """`keylab sandbox`: serve until Ctrl-C; the first stdout line is the base URL."""
     from keylab.paths import sandbox_data_dir  # here: a background sandbox never needs it
 
     path = Path(data_dir).expanduser().resolve() if data_dir else sandbox_data_dir()
+    lock = lock_data_dir(path)
+    _raise_open_files_limit()
     sock = _bind(host, port)
     url = _url(host, sock.getsockname()[1])
 
@@ -153,12 +275,14 @@ def run_foreground(data_dir: str | Path | None, host: str, port: int) -> int:
         print(f"  dashboard: {url}/   data: {path}", flush=True)
         print("  Press Ctrl-C to stop.", flush=True)
 
-    app = create_app(path, on_startup=announce, site_url=url)
+    app = create_app(path, on_startup=announce, allowed_hosts=(*default_names(host), *allowed_hosts),
+                     public_url=public_url(host, sock.getsockname()[1], public))
     server = uvicorn.Server(_config(app, host, sock.getsockname()[1], "warning"))
     try:
         server.run(sockets=[sock])
     finally:
         sock.close()
+        lock.close()
     return 0 if server.started else 1
 
 

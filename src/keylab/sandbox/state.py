@@ -130,6 +130,9 @@ class SandboxState:
         self.limiter = RateLimiter()
         self.faults = Faults()
         self._encodings: dict[str, Any] = {}
+        # The base URL of links in emails (hosts.public_url); the server sets it from its
+        # configuration. None only for an app not served by keylab's server (then: the request's).
+        self.public_url: str | None = None
 
     def encoding_for(self, model: str) -> Any | None:
         """tiktoken's encoding for `model`, as this sandbox counts with it (None: approximate counts).

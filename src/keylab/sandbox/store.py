@@ -51,7 +51,7 @@ class Store:
 
     def __init__(self, data_dir: str | os.PathLike[str]) -> None:
         self.data_dir = Path(data_dir).expanduser().resolve()
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        _make_private(self.data_dir)
         self.lock = threading.RLock()
         # Bumped by every local write transaction that may change configuration (keys, projects,
         # limits, alerts…); usage/balance writes of billed calls do not bump it. See `cached()`.
@@ -189,6 +189,29 @@ class Store:
     def close(self) -> None:
         with self.lock:
             self.conn.close()
+
+
+def _make_private(data_dir: Path) -> None:
+    """The data dir 700 and the database files 600, whoever's umask: they hold key hashes, the
+    salt and the operator token, and on a shared machine no other account may read them. The
+    folder is made private when it is new, empty or already a sandbox's (not when someone points
+    --data at a folder of other things: its files stay private all the same).
+
+    The database file is created here (empty) with mode 600; SQLite gives its -wal and -shm files
+    the database file's mode, so they follow.
+    """
+    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    names = {path.name for path in data_dir.iterdir()}
+    ours = DB_NAME in names or names <= {"server.lock"}  # never chmod a folder of other things
+    if ours and data_dir.stat().st_mode & 0o077:
+        data_dir.chmod(0o700)
+    os.close(os.open(data_dir / DB_NAME, os.O_WRONLY | os.O_CREAT, 0o600))
+    for name in (DB_NAME, DB_NAME + "-wal", DB_NAME + "-shm", SALT_FILE, TOKEN_FILE):
+        try:
+            if (data_dir / name).stat().st_mode & 0o077:
+                (data_dir / name).chmod(0o600)
+        except FileNotFoundError:
+            pass
 
 
 def _running_loop() -> object | None:

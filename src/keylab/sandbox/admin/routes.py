@@ -15,9 +15,10 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from keylab.sandbox.api.common import Call, check_params, describe_type, endpoint, json_body
+from keylab.sandbox.auth.flow import EMAIL_RE
 from keylab.sandbox.errors import ApiError
 from keylab.sandbox.platform import alerts, limits, projects, usage
-from keylab.sandbox.platform._common import check_choice, check_int
+from keylab.sandbox.platform._common import MAX_CENTS, MAX_RATE_LIMIT, MAX_UNIX_TIME, check_choice, check_int
 
 PREFIX = "/v1/organization"
 
@@ -78,15 +79,37 @@ def _page_args(call: Call, *, limit_default: int = 20, minimum: int = 1, maximum
     return args
 
 
+# The longest name, id or address an admin request may store (the dashboard's forms cut names at
+# 80-100 characters); the real API's limits are not documented, this only keeps rows small.
+MAX_TEXT = 256
+MAX_LIST = 100
+
+
+def _check_length(value: str, param: str) -> None:
+    if len(value) > MAX_TEXT:
+        raise ApiError("admin_invalid_request", param=param,
+                       message=f"Invalid '{param}': string too long. Expected a string with maximum length "
+                               f"{MAX_TEXT}, but got a string with length {len(value)} instead.")
+
+
 async def _body(call: Call, schema: dict[str, str], required: tuple[str, ...] = ()) -> dict[str, Any]:
     body = await json_body(call)
     check_params(body, schema, required)
+    for name, value in body.items():
+        if isinstance(value, str):
+            _check_length(value, name)
     return body
 
 
 def _strings(value: Any, param: str) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise ApiError("invalid_type", param=param, expected="an array of strings", got=describe_type(value))
+    if len(value) > MAX_LIST:
+        raise ApiError("admin_invalid_request", param=param,
+                       message=f"Invalid '{param}': array too long. Expected an array with maximum length "
+                               f"{MAX_LIST}, but got an array with length {len(value)} instead.")
+    for item in value:
+        _check_length(item, param)
     return value
 
 
@@ -95,10 +118,15 @@ def _scopes_arg(body: dict[str, Any]) -> list[str] | None:
     return _strings(body["scopes"], "scopes") if body.get("scopes") is not None else None
 
 
-def _expires_arg(body: dict[str, Any]) -> int | None:
+# The official spec's maximum for an admin key's expires_in_seconds (365 days); it states none for
+# project and service-account keys, whose bound only keeps the expiry a storable time.
+ADMIN_KEY_MAX_EXPIRES = 31_536_000
+
+
+def _expires_arg(body: dict[str, Any], maximum: int = MAX_UNIX_TIME) -> int | None:
     """The body's `expires_in_seconds` (an integer >= 1), or None when it is absent or null."""
     expires = body.get("expires_in_seconds")
-    return check_int(expires, "expires_in_seconds", minimum=1) if expires is not None else None
+    return check_int(expires, "expires_in_seconds", minimum=1, maximum=maximum) if expires is not None else None
 
 
 def _scope(call: Call) -> tuple[str, str]:
@@ -127,7 +155,7 @@ async def set_spend_limit(call: Call) -> Response:
     body = await _body(call, SPEND_LIMIT_PARAMS, ("currency", "interval", "threshold_amount"))
     check_choice(body["currency"], "currency", ("USD",))
     check_choice(body["interval"], "interval", ("month",))
-    threshold = check_int(body["threshold_amount"], "threshold_amount", minimum=1)
+    threshold = check_int(body["threshold_amount"], "threshold_amount", minimum=1, maximum=MAX_CENTS)
     return call.json(limits.set_spend_limit(call.state.store, call.state.clock, scope, ident, threshold,
                                             currency=body["currency"], interval=body["interval"],
                                             site_url=call.state.site_url))
@@ -151,7 +179,7 @@ async def _alert_args(call: Call) -> dict[str, Any]:
     body = await _body(call, ALERT_PARAMS, ALERT_REQUIRED)
     check_choice(body["currency"], "currency", ("USD",))
     check_choice(body["interval"], "interval", ("month",))
-    threshold = check_int(body["threshold_amount"], "threshold_amount", minimum=0)
+    threshold = check_int(body["threshold_amount"], "threshold_amount", minimum=0, maximum=MAX_CENTS)
     channel = body["notification_channel"]
     check_params(channel, {"type": "string", "recipients": "array", "subject_prefix": "string"},
                  ("type", "recipients"))
@@ -159,6 +187,12 @@ async def _alert_args(call: Call) -> dict[str, Any]:
     recipients = _strings(channel["recipients"], "notification_channel.recipients")
     if not recipients:
         raise ApiError("empty_array", param="notification_channel.recipients")
+    if not all(EMAIL_RE.match(r) for r in recipients):
+        raise ApiError("admin_invalid_request", param="notification_channel.recipients",
+                       message="Invalid 'notification_channel.recipients': each recipient must be an email "
+                               "address, such as owner@example.com.")
+    if channel.get("subject_prefix") is not None:
+        _check_length(channel["subject_prefix"], "notification_channel.subject_prefix")
     return {"threshold_cents": threshold, "recipients": recipients, "subject_prefix": channel.get("subject_prefix"),
             "currency": body["currency"], "interval": body["interval"]}
 
@@ -248,7 +282,7 @@ async def update_project_key(call: Call) -> Response:
     body = await _body(call, {"scopes": "array", "expires_in_seconds": "integer"})
     return call.json(projects.update_project_key(store, call.state.clock, org_id, _param(call, "project_id"),
                                                  _param(call, "api_key_id"), scopes=_scopes_arg(body),
-                                                 expires_in_seconds=_expires_arg(body)))
+                                                 expires_in_seconds=_expires_arg(body, ADMIN_KEY_MAX_EXPIRES)))
 
 
 async def delete_project_key(call: Call) -> Response:
@@ -308,7 +342,7 @@ async def create_service_account_key(call: Call) -> Response:
 async def create_admin_key(call: Call) -> Response:
     body = await _body(call, {"name": "string", "expires_in_seconds": "integer"}, ("name",))
     return call.json(projects.create_admin_key(call.state.store, call.state.clock, _org(call), name=body["name"],
-                                               expires_in_seconds=_expires_arg(body)))
+                                               expires_in_seconds=_expires_arg(body, ADMIN_KEY_MAX_EXPIRES)))
 
 
 async def list_admin_keys(call: Call) -> Response:
@@ -336,7 +370,8 @@ async def update_rate_limit(call: Call) -> Response:
     store, org_id, project_id = call.state.store, _org(call), _param(call, "project_id")
     projects.get_project(store, org_id, project_id)
     body = await _body(call, {name: "integer" for name in projects.RATE_LIMIT_FIELDS})
-    values = {name: check_int(value, name, minimum=1) for name, value in body.items() if value is not None}
+    values = {name: check_int(value, name, minimum=1, maximum=MAX_RATE_LIMIT) for name, value in body.items()
+              if value is not None}
     return call.json(projects.update_rate_limit(store, call.state.clock, org_id, project_id,
                                                 _param(call, "rate_limit_id"), **values))
 

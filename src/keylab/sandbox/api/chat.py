@@ -22,7 +22,7 @@ from keylab.sandbox.api.common import (
     json_bytes,
     require_model,
 )
-from keylab.sandbox.api.metering import CHAT_TIERS, Admission, admit, bill, bill_async, release, served_tier
+from keylab.sandbox.api.metering import CHAT_TIERS, Admission, admit, bill, bill_async, served_tier
 from keylab.sandbox.errors import ApiError
 
 ENDPOINT = "/v1/chat/completions"
@@ -42,6 +42,7 @@ PARAMS: dict[str, str] = {
     "prompt_cache_options": "object", "moderation": "object",
 }
 ROLES = ("system", "assistant", "user", "function", "tool", "developer")
+CONTENT_REQUIRED = ("system", "user", "tool", "developer")  # an assistant message may carry tool_calls only
 
 
 def _check_messages(messages: list[Any]) -> None:
@@ -58,9 +59,25 @@ def _check_messages(messages: list[Any]) -> None:
             raise ApiError("invalid_value", param=f"messages[{i}].role", value=role,
                            supported=", ".join(f"'{r}'" for r in ROLES))
         content = message.get("content")
+        if content is None and role in CONTENT_REQUIRED:
+            raise ApiError("missing_required_parameter", param=f"messages[{i}].content")
         if content is not None and not isinstance(content, (str, list)):
             raise ApiError("invalid_type", param=f"messages[{i}].content", expected="one of a string or array",
                            got=describe_type(content))
+        if isinstance(content, list):
+            _check_parts(content, f"messages[{i}].content")
+
+
+def _check_parts(parts: list[Any], param: str) -> None:
+    """Content parts: objects; a text part's `text` is a string (the API refuses a number there)."""
+    for j, part in enumerate(parts):
+        if not isinstance(part, dict):
+            raise ApiError("invalid_type", param=f"{param}[{j}]", expected="an object", got=describe_type(part))
+        if part.get("type") == "text" and not isinstance(part.get("text"), str):
+            if "text" not in part:
+                raise ApiError("missing_required_parameter", param=f"{param}[{j}].text")
+            raise ApiError("invalid_type", param=f"{param}[{j}].text", expected="a string",
+                           got=describe_type(part.get("text")))
 
 
 Answer = tuple[tuple[str, ...], str]  # one choice: its token pieces and its finish_reason
@@ -129,12 +146,9 @@ async def create(call: Call) -> Response:
         raise ApiError("context_length_exceeded", limit=model.context_window, tokens=prompt_tokens)
     n = body.get("n") or 1
     max_output = n * min(limit or simulate.MAX_ANSWER_TOKENS, simulate.MAX_ANSWER_TOKENS)
-    admission = admit(call, model, prompt_tokens, max_output, served_tier(body, CHAT_TIERS))
-    try:
-        answers = _answers(body, model.id, limit, encoding)
-    except BaseException:
-        release(call, admission)
-        raise
+    answers = _answers(body, model.id, limit, encoding)
+    admission = admit(call, model, prompt_tokens, max_output, served_tier(body, CHAT_TIERS),
+                      sum(len(pieces) for pieces, _ in answers))
     completion_id = new_id("chatcmpl-", 29)
     created = call.state.clock.now_s()
     if body.get("stream"):

@@ -103,7 +103,7 @@ def endpoint(handler: Handler, *, scopes: tuple[str, ...] = (), admin: bool = Fa
         try:
             if state.faults.items:  # something is staged (nearly never)
                 await _apply_faults(call)
-            call.key = authenticate(call, admin=admin)
+            call.key = authenticate(call, admin=admin, scopes=scopes)
             state.billing.mark_used(call.key.id)  # "Last used" counts every authenticated request
             call.headers.update(_idle_headers(call.key.rpm_limit, call.key.tpm_limit))
             if scopes and not call.key.has_scope(*scopes):
@@ -162,7 +162,7 @@ def bearer_token(authorization: str | None) -> str | None:
     return token.strip()
 
 
-def authenticate(call: Call, *, admin: bool = False) -> KeyRecord:
+def authenticate(call: Call, *, admin: bool = False, scopes: tuple[str, ...] = ()) -> KeyRecord:
     """The key record of the request, or the 401 the real API sends. A real key is never looked up."""
     authorization, org_header, project_header = auth_headers(call.request)
     token = bearer_token(authorization)
@@ -178,18 +178,21 @@ def authenticate(call: Call, *, admin: bool = False) -> KeyRecord:
     if project_header and key.project_id and project_header != key.project_id:
         raise ApiError("mismatched_project")
     if admin and key.kind != "admin":
-        raise ApiError("missing_admin_scopes", scopes=admin_scope_for(call.request.url.path))
+        raise ApiError("missing_admin_scopes", scopes=admin_scope_for(call.request.url.path, call.request.method))
     if not admin and key.kind == "admin":
-        # Admin keys manage the organization; they cannot call models (real behaviour).
-        raise ApiError("missing_scopes", scopes="model.request")
+        # Admin keys manage the organization; they cannot use the model endpoints (real behaviour):
+        # the message names the scope of the endpoint, as for a restricted key (model.read to list models).
+        raise ApiError("missing_scopes", scopes=scopes[0] if scopes else "model.request")
     return key
 
 
-def admin_scope_for(path: str) -> str:
-    """The scope the real API names when a project key calls an admin endpoint."""
+def admin_scope_for(path: str, method: str = "GET") -> str:
+    """The scope the real API names when a project key calls an admin endpoint: read for GET,
+    write for a change (POST, DELETE)."""
+    access = "read" if method in ("GET", "HEAD") else "write"
     if "/usage" in path or "/costs" in path:
-        return "api.usage.read"
-    return "api.management.read"
+        return f"api.usage.{access}"
+    return f"api.management.{access}"
 
 
 def _no_constant(name: str) -> Any:
@@ -201,7 +204,7 @@ _DECODER = json.JSONDecoder(parse_constant=_no_constant)
 
 
 # A \uD800-\uDFFF escape in the raw body: the only way a lone surrogate gets into a str.
-_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89abAB]")
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")  # high (D800-DBFF) and low (DC00-DFFF) halves
 
 
 def parse_json(raw: bytes) -> Any:
@@ -220,16 +223,27 @@ def parse_json(raw: bytes) -> Any:
     return value
 
 
+# The largest request body the sandbox reads (the app refuses a larger Content-Length before
+# reading; this bounds a chunked body too). 4 MiB is ~1 M tokens of text, far above any model's
+# context window here, so no lesson's request comes near it.
+MAX_BODY_BYTES = 4 * 1024 * 1024
+
+
 async def read_body(request: Request) -> bytes:
     """The request body, read straight from the ASGI channel: the same bytes as `request.body()`
     without its async-generator machinery (a sizeable share of a small request's cost). Only for
     requests nothing else reads."""
     chunks = []
+    size = 0
     while True:
         message = await request.receive()
         if message["type"] == "http.disconnect":
             raise ClientDisconnect()
-        chunks.append(message.get("body", b""))
+        chunk = message.get("body", b"")
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise ApiError("request_body_too_large", limit=MAX_BODY_BYTES)
         if not message.get("more_body", False):
             return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 

@@ -99,6 +99,9 @@ def _require(call: Call, *groups: tuple[str, ...]) -> None:
 
 # --- input ------------------------------------------------------------------------------------
 
+TEXT_PARTS = ("input_text", "output_text", "text")  # parts whose `text` must be a string
+
+
 def _parts_text(content: Any) -> str:
     if isinstance(content, str):
         return content
@@ -139,6 +142,11 @@ def _normalize_input(value: Any) -> list[dict[str, Any]]:
                                got=describe_type(part))
             if part.get("type") is None:
                 raise ApiError("missing_required_parameter", param=f"input[{i}].content[{j}].type")
+            if part["type"] in TEXT_PARTS and not isinstance(part.get("text"), str):
+                if "text" not in part:
+                    raise ApiError("missing_required_parameter", param=f"input[{i}].content[{j}].text")
+                raise ApiError("invalid_type", param=f"input[{i}].content[{j}].text", expected="a string",
+                               got=describe_type(part["text"]))
         items.append(_message_item(role, content, item.get("id")))
     return items
 
@@ -337,15 +345,16 @@ async def create(call: Call) -> Response:
     if prompt.tokens > model.context_window:
         raise ApiError("input_context_length_exceeded")
     limit = body.get("max_output_tokens")
+    text = simulate.answer(simulate.last_user_text(prompt.conversation), model=model.id,
+                           temperature=body.get("temperature"), context=prompt.counted[:-1])
+    pieces = token_pieces(text, model.id)
+    cut = limit is not None and len(pieces) > limit
+    pieces = pieces[:limit] if cut else pieces
     admission = admit(call, model, prompt.tokens, min(limit or simulate.MAX_ANSWER_TOKENS,
-                                                      simulate.MAX_ANSWER_TOKENS), served_tier(body, RESPONSES_TIERS))
+                                                      simulate.MAX_ANSWER_TOKENS), served_tier(body, RESPONSES_TIERS),
+                      len(pieces))
     try:
-        text = simulate.answer(simulate.last_user_text(prompt.conversation), model=model.id,
-                               temperature=body.get("temperature"), context=prompt.counted[:-1])
-        pieces = token_pieces(text, model.id)
-        cut = limit is not None and len(pieces) > limit
-        run = Run(call, body, model, prompt, admission, pieces[:limit] if cut else pieces, cut,
-                  created_at=call.state.clock.now_s())
+        run = Run(call, body, model, prompt, admission, pieces, cut, created_at=call.state.clock.now_s())
     except BaseException:
         release(call, admission)
         raise

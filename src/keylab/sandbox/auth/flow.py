@@ -5,7 +5,8 @@ Every secret here is single-use and short-lived, and only its keyed hash is stor
 - email link: 32 random bytes, valid 24 hours, one use;
 - SMS code: 6 digits, valid 10 minutes, at most 5 wrong tries, then a new code is needed;
   at most 5 codes (and 5 emails) per hour per user;
-- log-in: after 5 failures for one email (or 20 from one client) within 15 minutes, log-in waits.
+- log-in: after 5 failures for one email from one address (20 from one address, 50 for one email from
+  all addresses) within 15 minutes, log-in waits.
 
 Times come from the sandbox clock, so a lesson (or a test) can move time forward and watch a code expire.
 """
@@ -32,6 +33,7 @@ SENDS_PER_HOUR = 5
 LOGIN_WINDOW_SECONDS = 15 * 60
 LOGIN_MAX_FAILURES_PER_EMAIL = 5
 LOGIN_MAX_FAILURES_PER_CLIENT = 20
+LOGIN_MAX_FAILURES_PER_ACCOUNT = 50  # from all addresses together
 
 EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]{2,}$")
 
@@ -86,6 +88,13 @@ def organization_of(store: Store, user_id: str) -> sqlite3.Row | None:
     return store.query_one(
         "SELECT * FROM organizations WHERE owner_user_id = ? ORDER BY created_at, id LIMIT 1", (user_id,)
     )
+
+
+def verified_member_emails(store: Store, org_id: str) -> set[str]:
+    """The lower-cased, verified email addresses of the organization's members (who may get its alerts)."""
+    rows = store.query("SELECT u.email FROM users u JOIN organizations o ON o.owner_user_id = u.id"
+                       " WHERE o.id = ? AND u.email_verified_at IS NOT NULL", (org_id,))
+    return {row[0].lower() for row in rows}
 
 
 def next_step(store: Store, user: sqlite3.Row) -> str | None:
@@ -153,7 +162,7 @@ def send_email_verification(store: Store, clock: Clock, user_id: str, base_url: 
         f"{link}\n\n"
         "The link works once and expires in 24 hours. If you did not sign up, ignore this message.\n"
     )
-    outbox.send(store, clock, to=user["email"], subject=subject, body=body, kind="email")
+    outbox.send(store, clock, to=user["email"], subject=subject, body=body, kind="email", user_id=user_id)
     return SentMessage(user["email"], subject)
 
 
@@ -190,7 +199,7 @@ def send_sms_code(store: Store, clock: Clock, user_id: str, phone: str) -> str:
             (user_id, phone, _code_hash(store, user_id, code), now, now + SMS_CODE_SECONDS),
         )
     body = f"Your keylab sandbox verification code is {code}. It expires in 10 minutes. Never share it."
-    outbox.send(store, clock, to=phone, subject="Verification code", body=body, kind="sms")
+    outbox.send(store, clock, to=phone, subject="Verification code", body=body, kind="sms", user_id=user_id)
     return phone
 
 
@@ -228,42 +237,55 @@ def verify_sms_code(store: Store, clock: Clock, user_id: str, code: str) -> None
 # -- log in ------------------------------------------------------------------------------------------
 
 
-def _failures_since(store: Store, column: str, value: str, since: int) -> tuple[int, int]:
-    """(failures, oldest failure time) for `column = value` after the last success within the window."""
-    last_ok = store.query_one(
-        f"SELECT MAX(created_at) FROM login_attempts WHERE {column} = ? AND succeeded = 1", (value,))[0]
+def _failures_since(db: sqlite3.Connection, where: str, params: tuple[str, ...], since: int) -> tuple[int, int]:
+    """(failures, oldest failure time) of the attempts matching `where`, after their last success
+    within the window. An attempt still being checked counts as a failure until it succeeds."""
+    last_ok = db.execute(f"SELECT MAX(created_at) FROM login_attempts WHERE {where} AND succeeded = 1",
+                         params).fetchone()[0]
     start = since if last_ok is None else max(since, last_ok + 1)
-    row = store.query_one(
-        f"SELECT COUNT(*), MIN(created_at) FROM login_attempts WHERE {column} = ? AND succeeded = 0"
-        " AND created_at >= ?", (value, start))
+    row = db.execute(f"SELECT COUNT(*), MIN(created_at) FROM login_attempts WHERE {where} AND succeeded = 0"
+                     " AND created_at >= ?", (*params, start)).fetchone()
     return (int(row[0]), int(row[1] or 0)) if row else (0, 0)
 
 
 def log_in(store: Store, clock: Clock, *, email: str, password: str, client: str) -> str:
-    """The user id for a correct email and password; FlowError 401 otherwise, 429 when rate limited."""
+    """The user id for a correct email and password; FlowError 401 otherwise, 429 when rate limited.
+
+    The attempt is counted (written as a failure) in the same transaction that checks the limits,
+    before the password is checked: concurrent attempts cannot all pass the check, so at most
+    LOGIN_MAX_FAILURES_PER_EMAIL passwords are ever tried per account and address in a window.
+    Failures are counted per account *from one address*, per address, and per account from all
+    addresses (a higher bar): someone failing from their own machine locks themselves out, not the
+    account's owner at another address.
+    """
     now = clock.now_s()
     address = (email or "").strip().lower()[:254]
     since = now - LOGIN_WINDOW_SECONDS
-    for column, value, limit in (("email", address, LOGIN_MAX_FAILURES_PER_EMAIL),
-                                 ("client", client, LOGIN_MAX_FAILURES_PER_CLIENT)):
-        failures, oldest = _failures_since(store, column, value, since)
-        if failures >= limit:
-            wait = max(1, (oldest + LOGIN_WINDOW_SECONDS - now + 59) // 60)
-            raise FlowError(f"Too many failed log-in attempts. Try again in {wait} minute{'s' * (wait != 1)}.", 429)
+    limits = (("email = ? AND client = ?", (address, client), LOGIN_MAX_FAILURES_PER_EMAIL),
+              ("client = ?", (client,), LOGIN_MAX_FAILURES_PER_CLIENT),
+              ("email = ?", (address,), LOGIN_MAX_FAILURES_PER_ACCOUNT))
+    with store.transaction(config=False) as db:
+        for where, params, limit in limits:
+            failures, oldest = _failures_since(db, where, params, since)
+            if failures >= limit:
+                wait = max(1, (oldest + LOGIN_WINDOW_SECONDS - now + 59) // 60)
+                raise FlowError(f"Too many failed log-in attempts. Try again in {wait} minute{'s' * (wait != 1)}.",
+                                429)
+        attempt = db.execute("INSERT INTO login_attempts (email, client, succeeded, created_at) VALUES (?, ?, 0, ?)",
+                             (address, client, now)).lastrowid
     user = store.query_one("SELECT id, password_hash FROM users WHERE email = ?", (address,))
     if user is None:
         passwords.dummy_verify()
         ok = False
     else:
         ok = passwords.verify_password(password or "", user["password_hash"])
-    with store.transaction() as db:
-        db.execute("INSERT INTO login_attempts (email, client, succeeded, created_at) VALUES (?, ?, ?, ?)",
-                   (address, client, int(ok), now))
-        if ok and passwords.needs_rehash(user["password_hash"]):
-            db.execute("UPDATE users SET password_hash = ? WHERE id = ?",
-                       (passwords.hash_password(password), user["id"]))
     if not ok:
         raise FlowError("Incorrect email or password.", 401)
+    with store.transaction() as db:
+        db.execute("UPDATE login_attempts SET succeeded = 1 WHERE id = ?", (attempt,))
+        if passwords.needs_rehash(user["password_hash"]):
+            db.execute("UPDATE users SET password_hash = ? WHERE id = ?",
+                       (passwords.hash_password(password), user["id"]))
     return user["id"]
 
 

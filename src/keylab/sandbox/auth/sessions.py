@@ -1,7 +1,9 @@
 """Server-side sessions: a random id in an HttpOnly, SameSite=Lax cookie; only its hash is stored.
 
 Every visitor who sees a form gets a session (anonymous until log-in), because every form carries
-the session's CSRF token. Logging in or signing up replaces the session with a new id (no session
+the session's CSRF token. An anonymous session is stored nowhere: its cookie holds its expiry and
+32 random bytes, and its CSRF token is an HMAC of the cookie under the data dir's secret salt, so
+a visitor who never logs in (a crawler, a fuzzer, a page reload) writes no row. Logging in or signing up replaces the session with a new id (no session
 fixation); logging out deletes it.
 
 One-time forms: the "Create new secret key" form carries a single-use id. Posting it twice (a
@@ -45,10 +47,26 @@ class Session:
         return bool(presented) and hmac.compare_digest(presented.encode(), self.csrf_token.encode())
 
 
+ANONYMOUS_PREFIX = "a."
+
+
+def _anonymous_csrf(store: Store, token: str) -> str:
+    return hmac.new(store.salt, b"csrf:" + token.encode(), hashlib.sha256).hexdigest()
+
+
+def _load_anonymous(store: Store, clock: Clock, token: str) -> Session | None:
+    _, expires, _random = (token.split(".", 2) + ["", ""])[:3]
+    if not expires.isdigit() or len(expires) > 12 or not _random or int(expires) <= clock.now_s():
+        return None
+    return Session(token, None, _anonymous_csrf(store, token), int(expires))
+
+
 def load(store: Store, clock: Clock, token: str | None) -> Session | None:
     """The live session behind a cookie value, or None (unknown, expired, malformed)."""
-    if not token or len(token) > 128:
+    if not token or len(token) > 128 or not token.isascii():
         return None
+    if token.startswith(ANONYMOUS_PREFIX):
+        return _load_anonymous(store, clock, token)
     row = store.query_one("SELECT user_id, csrf_token, expires_at FROM sessions WHERE id_hash = ?", (_hash(token),))
     if row is None or row["expires_at"] <= clock.now_s():
         return None
@@ -56,10 +74,18 @@ def load(store: Store, clock: Clock, token: str | None) -> Session | None:
 
 
 def start(store: Store, clock: Clock, user_id: str | None = None, *, replace: Session | None = None) -> Session:
-    """A new session (and drop `replace`, the one it succeeds: log-in rotates the id)."""
+    """A new session (and drop `replace`, the one it succeeds: log-in rotates the id).
+
+    An anonymous one (no user_id) is written nowhere; see the module's docstring."""
+    now = clock.now_s()
+    if user_id is None:
+        expires = now + ANONYMOUS_SECONDS
+        token = f"{ANONYMOUS_PREFIX}{expires}.{secrets.token_urlsafe(32)}"
+        if replace is not None and not replace.token.startswith(ANONYMOUS_PREFIX):
+            end(store, replace)
+        return Session(token, None, _anonymous_csrf(store, token), expires, is_new=True)
     token = secrets.token_urlsafe(32)
     csrf = secrets.token_urlsafe(32)
-    now = clock.now_s()
     expires = now + (SESSION_SECONDS if user_id else ANONYMOUS_SECONDS)
     with store.transaction() as db:
         if replace is not None:

@@ -50,6 +50,9 @@ class BillingSettings:
         return self.card_last4 is not None
 
 
+MAX_AMOUNT_USD = 1_000_000  # any amount a form takes; far above a course's needs, and its cents fit SQLite
+
+
 def parse_usd(text: Any, label: str) -> Decimal:
     try:
         amount = Decimal(str(text).strip().lstrip("$").replace(",", ""))
@@ -57,6 +60,8 @@ def parse_usd(text: Any, label: str) -> Decimal:
         raise PaymentError(f"{label}: enter an amount in US dollars, such as 10 or 12.50.") from None
     if not amount.is_finite() or amount < 0:
         raise PaymentError(f"{label}: enter an amount of zero or more.")
+    if amount > MAX_AMOUNT_USD:
+        raise PaymentError(f"{label}: enter at most ${MAX_AMOUNT_USD:,}.")
     if amount != amount.quantize(Decimal("0.01"), rounding=ROUND_DOWN):
         raise PaymentError(f"{label}: use whole cents (at most two decimals).")
     return amount

@@ -36,8 +36,8 @@ from urllib.parse import quote, urlsplit
 import jinja2
 from markupsafe import Markup, escape
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
-from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import FileResponse, HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
@@ -147,7 +147,8 @@ class Ctx:
 
     @property
     def base_url(self) -> str:
-        return str(self.request.base_url).rstrip("/")
+        """This sandbox's configured URL (links in emails; never the request's Host header)."""
+        return self.state.public_url or str(self.request.base_url).rstrip("/")
 
     @property
     def new_session(self) -> bool:
@@ -229,7 +230,10 @@ def page(handler: Callable[[Ctx], Awaitable[Response]], *, access: str = "accoun
         ctx = Ctx(request, state, session or sessions.start(state.store, state.clock))
         try:
             if request.method == "POST":
-                form = await request.form()
+                try:
+                    form = await request.form()
+                except ClientDisconnect:  # or a body over the cap (app._bounded)
+                    return PlainTextResponse("Request body too large.", status_code=413)
                 ctx.form = {k: v for k, v in form.items() if isinstance(v, str)}
                 await form.close()
                 if session is None or not _same_origin(request) or not ctx.session.csrf_ok(
@@ -700,6 +704,11 @@ async def create_alert(ctx: Ctx) -> Response:
         recipients = [r.strip().lower() for r in re.split(r"[,\s;]+", ctx.form.get("recipients", "")) if r.strip()]
         if not recipients or not all(flow.EMAIL_RE.match(r) for r in recipients) or len(recipients) > 10:
             raise ValueError("Recipients: enter one to ten email addresses, separated by commas.")
+        members = flow.verified_member_emails(ctx.store, ctx.org["id"])
+        strangers = [r for r in recipients if r not in members]
+        if strangers:
+            raise ValueError(f"Recipients: {', '.join(strangers)} is not a verified member of this organization. "
+                             f"Alerts go only to verified members: {', '.join(sorted(members))}.")
     except ValueError as error:
         return _limits_page(ctx, status=400, alert_error=str(error), values=dict(ctx.form))
     platform_alerts.create_alert(ctx.store, ctx.clock, scope, scope_id, threshold_cents=cents, recipients=recipients)
@@ -728,25 +737,10 @@ async def usage_page(ctx: Ctx) -> Response:
                       projects=ctx.projects(include_archived=True), project_id=project_id)
 
 
-def _addresses(ctx: Ctx) -> set[str]:
-    """The addresses whose mail this user reads: their email, their phone, their alerts' recipients."""
-    assert ctx.user is not None
-    found = {ctx.user["email"].lower()}
-    if ctx.user["phone"]:
-        found.add(ctx.user["phone"].lower())
-    pending = _pending_phone(ctx)
-    if pending:
-        found.add(pending.lower())
-    if ctx.org is not None:
-        for *_, alert in _alerts(ctx):
-            found.update(r.lower() for r in alert["notification_channel"]["recipients"])
-    return found
-
-
 async def outbox_page(ctx: Ctx) -> Response:
-    mine = _addresses(ctx)
-    messages = [m for m in platform_outbox.list_messages(ctx.store, limit=200)
-                if any(r.lower() in mine for r in m["to"])]
+    assert ctx.user is not None
+    verified = ctx.user["email"] if ctx.user["email_verified_at"] is not None else None
+    messages = platform_outbox.messages_of_user(ctx.store, ctx.user["id"], verified)
     return ctx.render("outbox.html", active="outbox", messages=messages)
 
 

@@ -51,8 +51,15 @@ def cursor_page(
     }
 
 
-def check_int(value: Any, param: str, *, minimum: int | None = None, maximum: int | None = None) -> int:
-    """A JSON integer parameter, or the real API's 400 for the wrong type or range."""
+INT64_MAX = 2**63 - 1  # SQLite's largest integer: no stored or compared value may pass it
+MAX_CENTS = 100_000_000  # $1,000,000: thresholds in cents; times picodollars-per-cent still fits int64
+MAX_UNIX_TIME = 253_402_300_799  # 9999-12-31T23:59:59Z
+MAX_RATE_LIMIT = 1_000_000_000
+
+
+def check_int(value: Any, param: str, *, minimum: int | None = None, maximum: int | None = INT64_MAX) -> int:
+    """A JSON integer parameter, or the real API's 400 for the wrong type or range (never past
+    INT64_MAX, which SQLite cannot store)."""
     from keylab.sandbox.api.common import describe_type
 
     if not isinstance(value, int) or isinstance(value, bool):

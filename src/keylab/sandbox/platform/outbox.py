@@ -26,24 +26,28 @@ def _recipients(to: str | Sequence[str]) -> list[str]:
 
 
 def insert_message(db: sqlite3.Connection, now_s: int, *, to: str | Sequence[str], subject: str, body: str,
-                   kind: str = "email") -> dict[str, Any]:
-    """Write one message inside the caller's transaction (used where sending must be atomic)."""
+                   kind: str = "email", user_id: str | None = None) -> dict[str, Any]:
+    """Write one message inside the caller's transaction (used where sending must be atomic).
+
+    user_id: the user the message is for when it carries their secret (a verification link or
+    code): the dashboard shows it to that user only, whoever else claims the address.
+    """
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, not {kind!r}")
     message = {"id": new_id("msg_"), "kind": kind, "to": _recipients(to), "subject": subject, "body": body,
                "created_at": now_s}
     db.execute(
-        "INSERT INTO outbox (id, kind, recipients, subject, body, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-        (message["id"], kind, json.dumps(message["to"]), subject, body, now_s),
+        "INSERT INTO outbox (id, kind, recipients, subject, body, created_at, user_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (message["id"], kind, json.dumps(message["to"]), subject, body, now_s, user_id),
     )
     return message
 
 
 def send(store: Store, clock: Clock, *, to: str | Sequence[str], subject: str, body: str,
-         kind: str = "email") -> dict[str, Any]:
+         kind: str = "email", user_id: str | None = None) -> dict[str, Any]:
     """Send (store) one message to one or more recipients; returns it as a dict."""
     with store.transaction() as db:
-        return insert_message(db, clock.now_s(), to=to, subject=subject, body=body, kind=kind)
+        return insert_message(db, clock.now_s(), to=to, subject=subject, body=body, kind=kind, user_id=user_id)
 
 
 def _row(row: sqlite3.Row) -> dict[str, Any]:
@@ -66,6 +70,24 @@ def list_messages(store: Store, to: str | None = None, *, kind: str | None = Non
     if limit is not None:
         sql += " LIMIT ?"
         params.append(int(limit))
+    return [_row(row) for row in store.query(sql, tuple(params))]
+
+
+def messages_of_user(store: Store, user_id: str, verified_email: str | None, *, limit: int = 200
+                     ) -> list[dict[str, Any]]:
+    """A user's mailbox, newest first: the messages sent for them (verification links and codes),
+    and mail to their verified email address that is for no one user in particular (spend alerts).
+
+    Nothing else: a phone number or an address someone merely typed gives no access to its mail.
+    """
+    sql = "SELECT * FROM outbox o WHERE o.user_id = ?"
+    params: list[Any] = [user_id]
+    if verified_email:
+        sql += (" OR (o.user_id IS NULL AND o.kind = 'email' AND EXISTS (SELECT 1 FROM json_each(o.recipients) r"
+                " WHERE lower(r.value) = lower(?)))")
+        params.append(verified_email)
+    sql += " ORDER BY created_at DESC, rowid DESC LIMIT ?"
+    params.append(int(limit))
     return [_row(row) for row in store.query(sql, tuple(params))]
 
 

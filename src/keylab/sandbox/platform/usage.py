@@ -15,7 +15,7 @@ from typing import Any
 
 from keylab.sandbox.clock import Clock
 from keylab.sandbox.errors import ApiError
-from keylab.sandbox.platform._common import check_choice, check_int
+from keylab.sandbox.platform._common import MAX_UNIX_TIME, check_choice, check_int
 from keylab.sandbox.store import Store
 
 WIDTHS = {"1m": 60, "1h": 3600, "1d": 86400}
@@ -51,9 +51,9 @@ def _decode_page(page: str) -> int:
 def _windows(clock: Clock, start_time: Any, end_time: Any, width_name: str, limit: Any, page: str | None,
              limits: tuple[int, int]) -> tuple[list[tuple[int, int]], int, str | None]:
     """The page's buckets [(start, end)], the query's exclusive end, and the next page cursor."""
-    start_time = check_int(start_time, "start_time", minimum=0)
+    start_time = check_int(start_time, "start_time", minimum=0, maximum=MAX_UNIX_TIME)
     # Without end_time the query runs to now, this second's calls included.
-    end = check_int(end_time, "end_time", minimum=0) if end_time is not None else clock.now_s() + 1
+    end = check_int(end_time, "end_time", minimum=0, maximum=MAX_UNIX_TIME) if end_time is not None else clock.now_s() + 1
     width = WIDTHS[width_name]
     default, maximum = limits
     count = check_int(limit, "limit", minimum=1, maximum=maximum) if limit is not None else default
