@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 
 # module name under keylab.cli -> registered by that module's register()
-SUBCOMMAND_MODULES = ("sandbox", "start", "doctor", "labs", "progress")
+SUBCOMMAND_MODULES = ("sandbox", "start", "doctor", "labs", "progress", "classroom")
 
 
 def build_parser() -> argparse.ArgumentParser:

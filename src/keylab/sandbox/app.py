@@ -39,6 +39,7 @@ ROUTE_MODULES = (
 OPTIONAL_ROUTE_MODULES = (
     "keylab.sandbox.api.responses",
     "keylab.sandbox.admin.routes",
+    "keylab.sandbox.classroom.routes",
     "keylab.sandbox.dashboard.routes",
 )
 # Groups imported on the first request that the routes before them do not fully match (cold start:
@@ -47,7 +48,7 @@ OPTIONAL_ROUTE_MODULES = (
 # Their modules are the last ones of the lists above, in the same order: the match stays the same.
 LAZY_ROUTE_GROUPS = (
     ("keylab.sandbox.api.responses",),
-    ("keylab.sandbox.admin.routes", "keylab.sandbox.dashboard.routes"),
+    ("keylab.sandbox.admin.routes", "keylab.sandbox.classroom.routes", "keylab.sandbox.dashboard.routes"),
 )
 
 
