@@ -18,6 +18,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
     parser.add_argument("--port", type=int, default=8765, help="port (default 8765; 0 picks a free one)")
     parser.add_argument("--data", metavar="DIR", help="data dir (default: .keylab/sandbox in the course folder)")
+    parser.add_argument("--allow-remote", action="store_true",
+                        help="allow a --host other than this machine (serving a room): other computers can then "
+                             "reach the API and the dashboard")
     parser.set_defaults(handler=_serve)
     actions = parser.add_subparsers(dest="sandbox_command", metavar="ACTION")
 
@@ -44,13 +47,31 @@ def _data_dir(value: str | None) -> Path:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from keylab.sandbox.server import run_foreground
+    from keylab.environment import is_loopback_url
+    from keylab.sandbox.server import _url, run_foreground
 
+    if not is_loopback_url(_url(args.host, args.port)):
+        if not args.allow_remote:
+            print(f"error: --host {args.host} would let other computers reach this sandbox. To serve a room, "
+                  f"add --allow-remote (see `keylab sandbox --help`); to keep it on this machine, leave --host out.",
+                  file=sys.stderr)
+            return 2
+        print(REMOTE_WARNING.format(host=args.host), file=sys.stderr, flush=True)
     try:
         return run_foreground(_data_dir(args.data), args.host, args.port)
     except OSError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
+
+
+REMOTE_WARNING = """\
+warning: serving on {host}, beyond this machine. Anyone who can reach this address on your network can:
+  - call the API with a key of this sandbox (students' keys, or keys they create), spending sandbox credit;
+  - open the dashboard: sign up, log in, create keys, read the sandbox Outbox of their own accounts;
+  - send check results to /sandbox/progress with a student's key.
+  The control plane (/sandbox/…) and the instructor page (/classroom) still need the operator token.
+  Nothing here is real money, but use it on a classroom network only, and stop it (Ctrl-C) after class.
+  Students set OPENAI_BASE_URL=http://THIS-MACHINE'S-ADDRESS:PORT/v1 (`keylab classroom create --base-url`)."""
 
 
 def _account_create(args: argparse.Namespace) -> int:

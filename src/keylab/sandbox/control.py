@@ -199,7 +199,7 @@ async def reset(request: Request, state: SandboxState) -> dict[str, Any]:
 
 
 async def health(request: Request) -> Response:
-    return JSONResponse({"status": "ok", "service": "keylab-sandbox"}, headers={SANDBOX_HEADER: "1"})
+    return JSONResponse({"status": "ok"}, headers={SANDBOX_HEADER: "1"})
 
 
 ROUTES = [
