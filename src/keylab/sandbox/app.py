@@ -18,6 +18,7 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.datastructures import URLPath
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Match, NoMatchFound, Route
@@ -27,6 +28,7 @@ from keylab.pricing import COURSE_MODEL
 from keylab.pricing.tokens import preload
 from keylab.sandbox.api.common import OPENAI_VERSION, new_request_id
 from keylab.sandbox.errors import ApiError
+from keylab.sandbox.proxied import ForwardedPrefix
 from keylab.sandbox.state import SandboxState
 
 log = logging.getLogger("keylab.sandbox")
@@ -201,6 +203,7 @@ def create_app(data_dir: str | Path, *, on_startup: Callable[[], None] | None = 
         routes=_routes(),
         exception_handlers={404: _not_found, 405: _not_found, Exception: _server_error},
         lifespan=lifespan,
+        middleware=[Middleware(ForwardedPrefix)],  # the dashboard under JupyterHub's /user/NAME/keylab/
     )
     app.state.sandbox = state
     return app
