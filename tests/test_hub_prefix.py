@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from urllib.parse import urljoin
 
 import httpx
 
@@ -16,7 +17,11 @@ def test_pages_and_redirects_carry_the_forwarded_prefix(sandbox: SandboxServer) 
     headers = {"X-Forwarded-Context": PREFIX}  # what jupyter-server-proxy sends (absolute_url False)
     with httpx.Client(base_url=sandbox.url, headers=headers) as browser:
         home = browser.get("/")
-        assert home.status_code in (302, 303, 307) and home.headers["location"].startswith(PREFIX + "/")
+        assert home.status_code in (302, 303, 307) and not home.headers["location"].startswith("/")
+        assert urljoin(f"http://hub{PREFIX}/", home.headers["location"]) == f"http://hub{PREFIX}/login"
+        deep = browser.get("/api-keys/key_x/revoke")  # not logged in: to the login page, from two levels down
+        assert urljoin(f"http://hub{PREFIX}/api-keys/key_x/revoke", deep.headers["location"]).startswith(
+            f"http://hub{PREFIX}/login?next=")
         signup = browser.get("/signup")
         links = re.findall(r'(?:href|action|src)="(/[^"]*)"', signup.text)
         assert links and all(link.startswith(PREFIX + "/") for link in links), links

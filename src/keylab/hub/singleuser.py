@@ -15,7 +15,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from typing import IO
 
 READY_LINE = "Sandbox running."
@@ -23,23 +22,25 @@ START_TIMEOUT_S = 60.0
 
 
 def start_sandbox() -> subprocess.Popen[bytes]:
-    """`keylab start --no-lab` in a child process; returns once its sandbox answers and `.env` exists."""
-    process = subprocess.Popen([sys.executable, "-m", "keylab", "start", "--no-lab"],
+    """`keylab start --no-lab` in a child process; returns once its sandbox answers and `.env` exists
+    (or after START_TIMEOUT_S: the user's server starts anyway, and the lessons say what is wrong)."""
+    process = subprocess.Popen([sys.executable, "-u", "-m", "keylab", "start", "--no-lab"],
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     assert process.stdout is not None
-    deadline = time.monotonic() + START_TIMEOUT_S
-    for raw in process.stdout:
-        line = raw.decode(errors="replace").rstrip()
-        print(f"[keylab] {line}", file=sys.stderr, flush=True)
-        if line.startswith(READY_LINE) or time.monotonic() > deadline:
-            break
-    threading.Thread(target=_relay, args=(process.stdout,), daemon=True).start()
+    ready = threading.Event()
+    threading.Thread(target=_relay, args=(process.stdout, ready), daemon=True).start()
+    ready.wait(START_TIMEOUT_S)
     return process
 
 
-def _relay(stream: IO[bytes]) -> None:
+def _relay(stream: IO[bytes], ready: threading.Event) -> None:
+    """Copy the sandbox's messages into the server's log (so its pipe never fills up)."""
     for raw in stream:
-        print(f"[keylab] {raw.decode(errors='replace').rstrip()}", file=sys.stderr, flush=True)
+        line = raw.decode(errors="replace").rstrip()
+        print(f"[keylab] {line}", file=sys.stderr, flush=True)
+        if line.startswith(READY_LINE):
+            ready.set()
+    ready.set()  # the child ended: do not wait for it
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -5,7 +5,10 @@ jupyter-server-proxy strips the prefix and names it in `X-Forwarded-Context` (ot
 - sets the ASGI `root_path` (and puts the prefix back in `path`, as ASGI wants), so URLs the dashboard builds from the request (the email link in the
   Outbox) carry the prefix;
 - puts the prefix in front of the site-absolute links, forms and assets of HTML pages
-  (`href="/usage"` becomes `href="/user/NAME/keylab/usage"`) and of redirects (`Location: /login`).
+  (`href="/usage"` becomes `href="/user/NAME/keylab/usage"`);
+- makes redirects relative (`Location: /login` from `/api-keys/new` becomes `../login`): a relative
+  redirect resolves under the prefix in the browser, and no proxy rewrites it (jupyter-server-proxy
+  4.5+ prefixes site-absolute ones itself, older versions do not).
 Without the header nothing changes. `/v1` answers are JSON and never pass through here (see
 `app.SandboxApp`). The prefix only shapes the answer to the request that carried it.
 """
@@ -42,6 +45,7 @@ class ForwardedPrefix:
             await self.app(scope, receive, send)
             return
         # ASGI's rule: `path` includes `root_path` (Starlette's routing and static files strip it again).
+        request_path = scope["path"]
         scope = {**scope, "root_path": scope.get("root_path", "") + prefix, "path": prefix + scope["path"],
                  "raw_path": prefix.encode("latin-1") + scope.get("raw_path", scope["path"].encode("latin-1"))}
         start: Message | None = None
@@ -51,7 +55,7 @@ class ForwardedPrefix:
         async def send_prefixed(message: Message) -> None:
             nonlocal start, html
             if message["type"] == "http.response.start":
-                headers = [(name, _location(value, prefix) if name == b"location" else value)
+                headers = [(name, _location(value, prefix, request_path) if name == b"location" else value)
                            for name, value in message.get("headers", [])]
                 html = any(name == b"content-type" and value.startswith(b"text/html") for name, value in headers)
                 start = {**message, "headers": headers}
@@ -74,9 +78,12 @@ class ForwardedPrefix:
         await self.app(scope, receive, send_prefixed)
 
 
-def _location(value: bytes, prefix: str) -> bytes:
-    """A redirect to a site-absolute path goes to the same path under the prefix."""
+def _location(value: bytes, prefix: str, request_path: str) -> bytes:
+    """A redirect to a site-absolute path (with or without the prefix), as a path relative to the request."""
     raw = prefix.encode("latin-1")
-    if value.startswith(b"/") and not value.startswith(b"//") and not value.startswith(raw + b"/"):
-        return raw + value
-    return value
+    if value.startswith(raw + b"/"):
+        value = value[len(raw):]
+    if not value.startswith(b"/") or value.startswith(b"//"):
+        return value  # already relative, or another site
+    depth = request_path.count("/") - 1
+    return (b"../" * depth if depth > 0 else b"./") + value[1:]
