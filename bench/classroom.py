@@ -111,6 +111,26 @@ def _start_sandbox(data_dir: Path) -> tuple[subprocess.Popen[str], str]:
     return process, first.rsplit(" ", 1)[-1]
 
 
+def _peak_rss_mb(pid: int) -> float | None:
+    """The sandbox process's peak resident memory (Linux), for sizing a class's machine."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
+
+
+def _cpu_seconds(pid: int) -> float | None:
+    """CPU time the sandbox process used (Linux): how much of the wall time the server was busy."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
@@ -139,6 +159,7 @@ def main() -> None:
         try:
             results, latencies, wall = asyncio.run(run(base_url, [s.api_key for s in students], args.timeout))
         finally:
+            peak_mb, server_cpu = _peak_rss_mb(process.pid), _cpu_seconds(process.pid)
             process.terminate()
             process.wait(timeout=10)
         billed = {s.organization_id: results[i][0] for i, s in enumerate(students)}
@@ -155,6 +176,9 @@ def main() -> None:
           f"max {max(latencies) * 1000:.0f} ms")
     print(f"billed calls: {sum(billed.values())}; usage rows: {sum(rows.values())}; lost: {lost}; extra: {extra}; "
           f"unexpected errors: {unexpected}")
+    if peak_mb is not None and server_cpu is not None:
+        print(f"sandbox: peak memory {peak_mb:.0f} MB; CPU {server_cpu:.1f} s of {wall:.1f} s wall "
+              f"({server_cpu / len(latencies) * 1000:.1f} ms per call): the rest is the 200 SDK clients' side")
 
 
 if __name__ == "__main__":
