@@ -28,6 +28,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import openai
+from sandbox import _cpu_seconds  # bench/sandbox.py: the server's CPU time, from /proc
 
 from keylab.pricing import COURSE_MODEL
 from keylab.sandbox.classroom.roster import RosterEntry
@@ -122,15 +123,6 @@ def _peak_rss_mb(pid: int) -> float | None:
     return None
 
 
-def _cpu_seconds(pid: int) -> float | None:
-    """CPU time the sandbox process used (Linux): how much of the wall time the server was busy."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def _percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
@@ -178,7 +170,7 @@ def main() -> None:
           f"unexpected errors: {unexpected}")
     if peak_mb is not None and server_cpu is not None:
         print(f"sandbox: peak memory {peak_mb:.0f} MB; CPU {server_cpu:.1f} s of {wall:.1f} s wall "
-              f"({server_cpu / len(latencies) * 1000:.1f} ms per call): the rest is the 200 SDK clients' side")
+              f"({server_cpu / len(latencies) * 1000:.1f} ms per call): the rest is the {args.students} SDK clients' side")
 
 
 if __name__ == "__main__":
