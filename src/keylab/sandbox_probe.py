@@ -17,19 +17,15 @@ RETRY_AFTER_S = 30.0  # a "no" is asked again after this long (the sandbox may s
 _answers: dict[str, tuple[bool, float]] = {}
 
 
-def sandbox_root(base_url: str) -> str:
-    """The sandbox's root URL for an OPENAI_BASE_URL: the base URL without its trailing /v1."""
-    root = base_url.strip().rstrip("/")
-    return root[: -len("/v1")] if root.endswith("/v1") else root
-
-
 def is_sandbox(base_url: str) -> bool:
     """True when the server at `base_url` answers as a keylab sandbox (a "yes" is remembered)."""
     from keylab.environment import is_live_url
 
     if is_live_url(base_url):
         return False
-    root = sandbox_root(base_url)
+    from keylab.sandbox.client import root_url
+
+    root = root_url(base_url.strip())
     known = _answers.get(root)
     if known is not None and (known[0] or time.monotonic() - known[1] < RETRY_AFTER_S):
         return known[0]

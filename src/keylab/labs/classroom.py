@@ -26,10 +26,10 @@ def report_check(exercise_id: str, status: str, environ: Mapping[str, str] | Non
         return False
     import httpx
 
-    from keylab.sandbox_probe import sandbox_root
+    from keylab.sandbox.client import root_url
 
     try:
-        response = httpx.post(sandbox_root(base_url) + "/sandbox/progress", timeout=TIMEOUT_S,
+        response = httpx.post(root_url(base_url) + "/sandbox/progress", timeout=TIMEOUT_S,
                               json={"exercise_id": exercise_id, "status": status},
                               headers={"Authorization": f"Bearer {key}"})
     except (httpx.HTTPError, ValueError):
