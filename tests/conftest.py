@@ -6,6 +6,7 @@ import gc
 import os
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from openai import OpenAI
@@ -31,6 +32,24 @@ def clean_environ(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     os.environ.clear()
     os.environ.update(saved)
     forget_session_state()
+
+
+@pytest.fixture(autouse=True)
+def loopback_only_probe(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """keylab asks a non-loopback base URL whether it is a sandbox (keylab.sandbox_probe): in tests
+    only loopback servers are ever asked, and no answer outlives a test."""
+    from keylab import sandbox_probe
+
+    ask = sandbox_probe._ask
+
+    def loopback_ask(root: str) -> bool:
+        host = (urlsplit(root).hostname or "").lower()
+        return ask(root) if host in ("127.0.0.1", "localhost", "::1") else False
+
+    monkeypatch.setattr(sandbox_probe, "_ask", loopback_ask)
+    sandbox_probe.forget()
+    yield
+    sandbox_probe.forget()
 
 
 @pytest.fixture(autouse=True, scope="module")

@@ -304,11 +304,19 @@ def _host(url: str | None) -> str:
 
 
 def mode(environ: Mapping[str, str] | None = None) -> str:
-    """"sandbox", "live" or "not configured", from OPENAI_BASE_URL and OPENAI_API_KEY."""
+    """"sandbox", "live" or "not configured", from OPENAI_BASE_URL and OPENAI_API_KEY.
+
+    A base URL on this computer is the sandbox; one elsewhere (a class sandbox on the room's
+    network, a JupyterHub proxy) is the sandbox when the server there says it is one."""
     env = os.environ if environ is None else environ
     base_url = env.get(BASE_URL_VAR)
     if is_loopback_url(base_url):
         return "sandbox"
+    if base_url and not is_live_url(base_url):
+        from keylab.sandbox_probe import is_sandbox  # local: only for a base URL elsewhere
+
+        if is_sandbox(base_url):
+            return "sandbox"
     if env.get(KEY_VAR) and is_live_url(base_url):
         return "live"
     return "not configured"

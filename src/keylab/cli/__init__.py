@@ -12,7 +12,9 @@ import sys
 from collections.abc import Sequence
 
 # module name under keylab.cli -> registered by that module's register()
-SUBCOMMAND_MODULES = ("sandbox", "start", "doctor", "labs", "progress", "prices", "calculator", "scan", "rotate")
+SUBCOMMAND_MODULES = (
+    "sandbox", "start", "doctor", "labs", "progress", "prices", "calculator", "scan", "rotate", "classroom",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

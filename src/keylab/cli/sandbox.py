@@ -23,6 +23,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                              "(repeat for more; a defence against DNS rebinding)")
     parser.add_argument("--public-url", metavar="URL",
                         help="base URL for links in its emails (default: the address it listens on)")
+    parser.add_argument("--allow-remote", action="store_true",
+                        help="allow a --host other than this machine (serving a room): other computers can then "
+                             "reach the API and the dashboard")
     parser.set_defaults(handler=_serve)
     actions = parser.add_subparsers(dest="sandbox_command", metavar="ACTION")
 
@@ -49,14 +52,32 @@ def _data_dir(value: str | None) -> Path:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from keylab.sandbox.server import run_foreground
+    from keylab.environment import is_loopback_url
+    from keylab.sandbox.server import _url, run_foreground
 
+    if not is_loopback_url(_url(args.host, args.port)):
+        if not args.allow_remote:
+            print(f"error: --host {args.host} would let other computers reach this sandbox. To serve a room, "
+                  f"add --allow-remote (see `keylab sandbox --help`); to keep it on this machine, leave --host out.",
+                  file=sys.stderr)
+            return 2
+        print(REMOTE_WARNING.format(host=args.host), file=sys.stderr, flush=True)
     try:
         return run_foreground(_data_dir(args.data), args.host, args.port,
                               allowed_hosts=tuple(args.allowed_host), public=args.public_url)
     except OSError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
+
+
+REMOTE_WARNING = """\
+warning: serving on {host}, beyond this machine. Anyone who can reach this address on your network can:
+  - call the API with a key of this sandbox (students' keys, or keys they create), spending sandbox credit;
+  - open the dashboard: sign up, log in, create keys, read the sandbox Outbox of their own accounts;
+  - send check results to /sandbox/progress with a student's key.
+  The control plane (/sandbox/…) and the instructor page (/classroom) still need the operator token.
+  Nothing here is real money, but use it on a classroom network only, and stop it (Ctrl-C) after class.
+  Students set OPENAI_BASE_URL=http://THIS-MACHINE'S-ADDRESS:PORT/v1 (`keylab classroom create --base-url`)."""
 
 
 def _account_create(args: argparse.Namespace) -> int:

@@ -30,10 +30,17 @@ FIRST_NOTEBOOK = "notebooks/00-welcome.ipynb"
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("start", help="start the sandbox and open the course in JupyterLab")
-    parser.add_argument("--port", type=int, default=8765, help="sandbox port (default 8765; 0 picks a free one)")
+    parser.add_argument("--port", type=int, default=_default_port(),
+                        help="sandbox port (default $KEYLAB_SANDBOX_PORT or 8765; 0 picks a free one)")
     parser.add_argument("--no-browser", action="store_true", help="do not open a browser window")
     parser.add_argument("--no-lab", action="store_true", help="start only the sandbox (for a classroom server)")
     parser.set_defaults(handler=_start)
+
+
+def _default_port() -> int:
+    from keylab.hub.proxy import sandbox_port  # one port for `keylab start` and JupyterLab's launcher entry
+
+    return sandbox_port()
 
 
 def _healthy(url: str) -> bool:

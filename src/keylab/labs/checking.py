@@ -114,4 +114,7 @@ def check(
         from keylab.labs.progress import record_check
 
         record_check(exercise_id, result.status)
+        from keylab.labs.classroom import report_check
+
+        report_check(exercise_id, result.status)
     return result

@@ -18,6 +18,7 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.datastructures import URLPath
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Match, NoMatchFound, Route
@@ -28,6 +29,7 @@ from keylab.pricing.tokens import preload
 from keylab.sandbox.api.common import MAX_BODY_BYTES, OPENAI_VERSION, new_request_id
 from keylab.sandbox.errors import ApiError
 from keylab.sandbox.hosts import HostCheck
+from keylab.sandbox.proxied import ForwardedPrefix
 from keylab.sandbox.state import SandboxState
 
 log = logging.getLogger("keylab.sandbox")
@@ -40,6 +42,7 @@ ROUTE_MODULES = (
 OPTIONAL_ROUTE_MODULES = (
     "keylab.sandbox.api.responses",
     "keylab.sandbox.admin.routes",
+    "keylab.sandbox.classroom.routes",
     "keylab.sandbox.dashboard.routes",
 )
 # Groups imported on the first request that the routes before them do not fully match (cold start:
@@ -48,7 +51,7 @@ OPTIONAL_ROUTE_MODULES = (
 # Their modules are the last ones of the lists above, in the same order: the match stays the same.
 LAZY_ROUTE_GROUPS = (
     ("keylab.sandbox.api.responses",),
-    ("keylab.sandbox.admin.routes", "keylab.sandbox.dashboard.routes"),
+    ("keylab.sandbox.admin.routes", "keylab.sandbox.classroom.routes", "keylab.sandbox.dashboard.routes"),
 )
 
 
@@ -264,6 +267,7 @@ def create_app(data_dir: str | Path, *, on_startup: Callable[[], None] | None = 
         exception_handlers={404: _not_found, 405: _not_found, Exception: _server_error},
         lifespan=lifespan,
         host_check=HostCheck(allowed_hosts),
+        middleware=[Middleware(ForwardedPrefix)],  # the dashboard under JupyterHub's /user/NAME/keylab/
     )
     app.state.sandbox = state
     return app

@@ -31,6 +31,7 @@ from starlette.routing import Route
 from keylab.sandbox.accounts import create_account, grant_credit
 from keylab.sandbox.billing import QUOTA_VARIANTS
 from keylab.sandbox.state import Fault, SandboxState
+from keylab.sandbox_probe import SANDBOX_HEADER  # how a client tells a keylab sandbox from any other server
 
 FAULT_KINDS = ("server_error", "overloaded", "latency", "stream_error")
 _KEEP_ON_RESET = ("schema_version", "meta")
@@ -209,7 +210,7 @@ async def reset(request: Request, state: SandboxState) -> dict[str, Any]:
 
 
 async def health(request: Request) -> Response:
-    return JSONResponse({"status": "ok"})
+    return JSONResponse({"status": "ok"}, headers={SANDBOX_HEADER: "1"})
 
 
 ROUTES = [

@@ -1,0 +1,81 @@
+"""The jupyter-server-proxy entry `keylab` (registered in pyproject.toml).
+
+JupyterLab's launcher then shows "keylab sandbox"; it opens `<notebook server>/keylab/`, which the
+notebook server proxies to the sandbox on this machine's loopback port `KEYLAB_SANDBOX_PORT`
+(default 8765), the same port `keylab start --no-lab` serves and writes into `.env`, so the
+learner's code (OPENAI_BASE_URL=http://127.0.0.1:PORT/v1) and the dashboard in the browser meet the
+same sandbox. Only a logged-in user of that notebook server gets through the proxy. The prefix is
+stripped by the proxy and put back into links by `keylab.sandbox.proxied`.
+
+If no sandbox answers on the port when the launcher is first opened, the proxy starts one
+(`python -m keylab.hub.proxy`): it runs the sandbox in the foreground on the course's data dir, or
+stays idle while the sandbox that `keylab start --no-lab` began keeps answering.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+PORT_VAR = "KEYLAB_SANDBOX_PORT"
+DEFAULT_PORT = 8765
+ICON = Path(__file__).with_name("keylab.svg")
+
+
+def sandbox_port(environ: dict[str, str] | os._Environ[str] | None = None) -> int:
+    """The loopback port of this user's sandbox: $KEYLAB_SANDBOX_PORT, else 8765."""
+    value = (os.environ if environ is None else environ).get(PORT_VAR, "")
+    return int(value) if value.strip().isdigit() else DEFAULT_PORT
+
+
+def setup_keylab() -> dict[str, Any]:
+    """jupyter-server-proxy's settings for the `keylab` entry."""
+    return {
+        "command": [sys.executable, "-m", "keylab.hub.proxy", "--port", "{port}"],
+        "port": sandbox_port(),
+        "timeout": 30,
+        "absolute_url": False,  # the sandbox sees /dashboard, /v1/…; the prefix comes in X-Forwarded-Context
+        # The browser's Host is the hub's name, which the sandbox refuses (keylab.sandbox.hosts: DNS
+        # rebinding); past the hub's login the request is this machine's own, so name loopback.
+        "request_headers_override": {"Host": "localhost:{port}"},
+        "new_browser_tab": True,
+        "launcher_entry": {"title": "keylab sandbox", "icon_path": str(ICON), "category": "Notebook"},
+    }
+
+
+def _health(port: int) -> bool:
+    import httpx
+
+    from keylab.sandbox_probe import HEALTH_PATH, SANDBOX_HEADER
+
+    try:
+        response = httpx.get(f"http://127.0.0.1:{port}{HEALTH_PATH}", timeout=1.0)
+    except httpx.HTTPError:
+        return False
+    return response.headers.get(SANDBOX_HEADER) == "1"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m keylab.hub.proxy",
+                                     description="Serve (or keep using) this user's sandbox for the JupyterLab proxy.")
+    parser.add_argument("--port", type=int, default=sandbox_port())
+    args = parser.parse_args(argv)
+    if _health(args.port):
+        print(f"keylab: using the sandbox already running on 127.0.0.1:{args.port}", flush=True)
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+        while _health(args.port):
+            time.sleep(5)
+        return 0
+    from keylab.paths import sandbox_data_dir
+    from keylab.sandbox.server import run_foreground
+
+    return run_foreground(sandbox_data_dir(), "127.0.0.1", args.port)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,49 @@
+"""Is the server at a base URL a keylab sandbox? Asked over HTTP, never guessed from the address.
+
+A class sandbox runs on the room's network (`http://192.168.1.20:8765/v1`) or behind JupyterHub's
+proxy, so "loopback means sandbox" is not enough. The sandbox's `/sandbox/health` answers with the
+`x-keylab-sandbox` header; nothing else does. No key is sent, and api.openai.com is never asked.
+"""
+
+from __future__ import annotations
+
+import time
+
+HEALTH_PATH = "/sandbox/health"
+SANDBOX_HEADER = "x-keylab-sandbox"  # sent by keylab.sandbox.control.health
+TIMEOUT_S = 1.5
+RETRY_AFTER_S = 30.0  # a "no" is asked again after this long (the sandbox may start meanwhile)
+
+_answers: dict[str, tuple[bool, float]] = {}
+
+
+def is_sandbox(base_url: str) -> bool:
+    """True when the server at `base_url` answers as a keylab sandbox (a "yes" is remembered)."""
+    from keylab.environment import is_live_url
+
+    if is_live_url(base_url):
+        return False
+    from keylab.sandbox.client import root_url
+
+    root = root_url(base_url.strip())
+    known = _answers.get(root)
+    if known is not None and (known[0] or time.monotonic() - known[1] < RETRY_AFTER_S):
+        return known[0]
+    answer = _ask(root)
+    _answers[root] = (answer, time.monotonic())
+    return answer
+
+
+def _ask(root: str) -> bool:
+    import httpx
+
+    try:
+        response = httpx.get(root + HEALTH_PATH, timeout=TIMEOUT_S, follow_redirects=False)
+    except (httpx.HTTPError, ValueError):
+        return False
+    return response.status_code == 200 and response.headers.get(SANDBOX_HEADER) == "1"
+
+
+def forget() -> None:
+    """Forget every answer (tests)."""
+    _answers.clear()
