@@ -24,6 +24,7 @@ from test_browser import ARTIFACTS, ROOT, chromium_page
 from test_cli_calculator import calculator  # noqa: F401 - the Voilà page fixture
 
 from keylab.cli.calculator import free_port
+from keylab.processes import stop
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -86,11 +87,7 @@ def jupyterlab(tmp_path: Path) -> Iterator[str]:
             _wait_for(f"http://127.0.0.1:{port}/api/status?token={token}", process)
             yield f"http://127.0.0.1:{port}/lab/tree/{LESSON.name}?token={token}"
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
+            stop(process, timeout=20)
             ARTIFACTS.mkdir(parents=True, exist_ok=True)  # the server's log, for a failing run
             shutil.copy(tmp_path / "jupyterlab.log", ARTIFACTS / "jupyterlab.log")
 

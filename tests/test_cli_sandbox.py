@@ -15,6 +15,7 @@ from openai import OpenAI
 
 from keylab.cli import main
 from keylab.keys import KeyKind, classify
+from keylab.processes import stop
 
 LISTENING = re.compile(r"^keylab sandbox listening on (http://127\.0\.0\.1:(\d+)/v1)$")
 
@@ -27,12 +28,7 @@ def _keylab(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[s
 
 
 def _stop(process: subprocess.Popen[str]) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+    stop(process)
 
 
 @pytest.fixture

@@ -212,6 +212,21 @@ def test_verification_links_come_from_configuration(tmp_path: Path) -> None:
         assert answer.status_code == 401  # an allowed name: the API answers (here: no key)
 
 
+def test_names_from_the_environment_and_any_host_behind_a_hub(monkeypatch: pytest.MonkeyPatch) -> None:
+    """JupyterHub: the browser's Host is the hub's name; the user's sandbox (on the hub machine's
+    loopback, behind the hub's login) is started with KEYLAB_SANDBOX_ALLOWED_HOSTS=*."""
+    from keylab.hub.proxy import setup_keylab
+    from keylab.sandbox.hosts import ALLOWED_HOSTS_VAR, HostCheck, default_names
+
+    monkeypatch.setenv(ALLOWED_HOSTS_VAR, "Class.Example, other.example")
+    names = default_names("127.0.0.1")
+    assert {"class.example", "other.example"} <= names
+    assert HostCheck(names).allowed(b"class.example:8765") and not HostCheck(names).allowed(b"evil.example")
+    monkeypatch.setenv(ALLOWED_HOSTS_VAR, "*")
+    assert HostCheck(default_names("127.0.0.1")).allowed(b"hub.university.example")
+    assert setup_keylab()["environment"] == {ALLOWED_HOSTS_VAR: "*"}
+
+
 # -- resource limits ----------------------------------------------------------------------------------
 
 

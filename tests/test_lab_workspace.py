@@ -15,6 +15,7 @@ from nbformat import v4
 from keylab.cli import main
 from keylab.labs.build import build_all, check_all
 from keylab.labs.workspace import MANIFEST, WORK_DIR, ensure_working_copies
+from keylab.processes import stop
 
 ROOT = Path(__file__).resolve().parent.parent
 LAB_COUNT = len(list((ROOT / "labs").glob("lab-*.ipynb")))
@@ -164,12 +165,7 @@ def test_keylab_start_makes_the_working_copies_end_to_end(course: Path) -> None:
             if "Sandbox running" in line:
                 break
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
     text = "".join(lines)
     assert f"Made your working copies of {LAB_COUNT} lab(s) in my-labs/" in text, text
     assert sorted(p.name for p in (course / WORK_DIR).glob("lab-*.ipynb")) == sorted(

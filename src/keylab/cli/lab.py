@@ -28,6 +28,8 @@ import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
 
+from keylab.processes import stop
+
 LOG_NAME = "jupyterlab.log"
 READY_TIMEOUT_S = 120.0  # a first start after installing can be slow (JupyterLab builds its settings)
 
@@ -202,12 +204,7 @@ def _stop(process: subprocess.Popen[bytes], grace: float) -> None:
     try:
         process.wait(timeout=grace)
     except subprocess.TimeoutExpired:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
 
 
 def _tail(log: Path, lines: int = 20) -> str:

@@ -22,6 +22,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from keylab.sandbox.hosts import ALLOWED_HOSTS_VAR, ANY_HOST
+
 PORT_VAR = "KEYLAB_SANDBOX_PORT"
 DEFAULT_PORT = 8765
 ICON = Path(__file__).with_name("keylab.svg")
@@ -40,9 +42,8 @@ def setup_keylab() -> dict[str, Any]:
         "port": sandbox_port(),
         "timeout": 30,
         "absolute_url": False,  # the sandbox sees /dashboard, /v1/…; the prefix comes in X-Forwarded-Context
-        # The browser's Host is the hub's name, which the sandbox refuses (keylab.sandbox.hosts: DNS
-        # rebinding); past the hub's login the request is this machine's own, so name loopback.
-        "request_headers_override": {"Host": "localhost:{port}"},
+        # The browser's Host is the hub's name: the sandbox behind the hub's login answers any host.
+        "environment": {ALLOWED_HOSTS_VAR: ANY_HOST},
         "new_browser_tab": True,
         "launcher_entry": {"title": "keylab sandbox", "icon_path": str(ICON), "category": "Notebook"},
     }

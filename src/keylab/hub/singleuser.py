@@ -11,11 +11,15 @@ port through the spawner's environment (see docs/instructors.md).
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
 import threading
 from typing import IO
+
+from keylab.processes import stop
+from keylab.sandbox.hosts import ALLOWED_HOSTS_VAR, ANY_HOST
 
 READY_LINE = "Sandbox running."
 START_TIMEOUT_S = 60.0
@@ -25,7 +29,8 @@ def start_sandbox() -> subprocess.Popen[bytes]:
     """`keylab start --no-lab` in a child process; returns once its sandbox answers and `.env` exists
     (or after START_TIMEOUT_S: the user's server starts anyway, and the lessons say what is wrong)."""
     process = subprocess.Popen([sys.executable, "-u", "-m", "keylab", "start", "--no-lab"],
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               env={**os.environ, ALLOWED_HOSTS_VAR: ANY_HOST})  # behind the hub's proxy
     assert process.stdout is not None
     ready = threading.Event()
     threading.Thread(target=_relay, args=(process.stdout, ready), daemon=True).start()
@@ -56,11 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return server.wait()
     finally:
-        sandbox.terminate()
-        try:
-            sandbox.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            sandbox.kill()
+        stop(sandbox)
 
 
 if __name__ == "__main__":

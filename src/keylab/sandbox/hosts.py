@@ -7,8 +7,13 @@ so the sandbox answers only these hosts:
 
 - an IP address literal (a browser sends one only when the page itself is at that address);
 - `localhost` and names under `.localhost`;
-- the names it was given (`allowed_hosts`, e.g. `--allowed-host class.example.org`), and, when it
-  listens on every interface (`--host 0.0.0.0`), this machine's own host name.
+- the names it was given (`allowed_hosts`, e.g. `--allowed-host class.example.org`, or the
+  comma-separated `KEYLAB_SANDBOX_ALLOWED_HOSTS`), and, when it listens on every interface
+  (`--host 0.0.0.0`), this machine's own host name.
+
+`*` allows every host. Only a sandbox behind a logged-in proxy needs it: under JupyterHub the
+browser's Host is the hub's name, the sandbox listens on the hub machine's loopback, and no browser
+runs on that machine to be rebound to it (keylab.hub sets it for the user's sandbox).
 
 Links in emails (verification) come from the configured public URL, never from a request's Host.
 """
@@ -16,15 +21,18 @@ Links in emails (verification) come from the configured public URL, never from a
 from __future__ import annotations
 
 import ipaddress
+import os
 import socket
 from collections.abc import Iterable
 
 WILDCARD_HOSTS = ("0.0.0.0", "::", "")
+ALLOWED_HOSTS_VAR = "KEYLAB_SANDBOX_ALLOWED_HOSTS"
+ANY_HOST = "*"
 
 
 def default_names(bind_host: str) -> set[str]:
     """The names a sandbox bound to `bind_host` answers besides IP literals and localhost."""
-    names = set()
+    names = {n.strip().lower() for n in os.environ.get(ALLOWED_HOSTS_VAR, "").split(",") if n.strip()}
     if bind_host in WILDCARD_HOSTS:
         name = socket.gethostname().lower()
         names.update({name, name.split(".")[0], name.split(".")[0] + ".local"})
@@ -58,9 +66,10 @@ class HostCheck:
     def __init__(self, names: Iterable[str] = ()) -> None:
         self.names = frozenset(n.strip().lower().rstrip(".") for n in names if n.strip())
         self._seen: dict[bytes, bool] = {}
+        self.any_host = ANY_HOST in self.names
 
     def allowed(self, header: bytes | None) -> bool:
-        if header is None:
+        if header is None or self.any_host:
             return True  # HTTP/1.0 without Host: no browser sends that
         known = self._seen.get(header)
         if known is None:
