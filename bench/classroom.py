@@ -5,12 +5,17 @@
 The sandbox runs in its own process (`keylab sandbox --port 0`), as it would for a class. The class
 is made with `keylab.sandbox.classroom.students.create_class` (one organization, key, budget and rate
 limit per student). Then every student starts at once (a room pressing "Run All") and runs, with the
-official SDK (`openai.AsyncOpenAI`, one client and connection pool each, no retries), the calls of
-lesson 03 (chat completion, Responses call, raw-response call, streamed chat with usage, streamed
-Responses call, one more chat) and the student-key calls of lesson 04 (a wrong key: 401; two unknown
-models: 404; list and retrieve models; a chat completion). Prints, asserts nothing: wall time,
-calls per second, p50/p95/p99 latency per call, and whether every billed call left exactly one usage
-row in the student's own organization ("no usage row lost"). Bounded by --timeout.
+official SDK (`openai.AsyncOpenAI`, one client and connection pool each, no retries) and only the key
+the class gave them, the calls of lessons 03 to 06: lesson 03's six billed calls; lesson 04's
+student-key calls (a wrong key: 401; two unknown models: 404; list and retrieve models; a chat);
+lesson 05's three capped questions; lesson 06's expensive loop until a 429 and the call after it, then
+`keylab.guard.BudgetGuard` (on `openai.OpenAI`, a thread per student): a guarded call, a call it
+refuses before sending, and the budgeted batch of tickets. What needs an admin key (the usage and
+costs APIs, spend limits and alerts, rate-limit updates) or the operator token (the Outbox, the
+sandbox's clock) a class student does not have, so it is not sent (bench/README.md says which calls).
+Prints, asserts nothing: wall time, calls per second, p50/p95/p99 latency per call, whether every
+billed call left exactly one usage row in the student's own organization ("no usage row lost"), and
+the errors the lessons expect apart from unexpected ones. Bounded by --timeout.
 """
 
 from __future__ import annotations
@@ -274,7 +279,7 @@ def main() -> None:
           f"p95 {_percentile(latencies, 0.95) * 1000:.0f} ms, p99 {_percentile(latencies, 0.99) * 1000:.0f} ms, "
           f"max {max(latencies) * 1000:.0f} ms")
     print(f"billed calls: {sum(billed.values())}; usage rows: {sum(rows.values())}; lost: {lost}; extra: {extra}; "
-          f"unexpected errors: {sum(unexpected.values())} {dict(unexpected) or ''}")
+          f"unexpected errors: {sum(unexpected.values())}{f' {dict(unexpected)}' if unexpected else ''}")
     print(f"errors the lessons expect: {dict(sorted(expected.items()))}; calls the BudgetGuard refused "
           f"before sending: {sum(result.guard_refused for result in results)}")
     if peak_mb is not None and server_cpu is not None:
