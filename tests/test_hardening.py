@@ -6,6 +6,7 @@ once gave a 500, a forged Host header, oversized or half-sent requests, and the 
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import socket
@@ -210,6 +211,33 @@ def test_verification_links_come_from_configuration(tmp_path: Path) -> None:
         assert links == {f"{public}/verify-email"}
         answer = httpx.get(server.url + "/v1/models", headers={"Host": "class.example:8000"})
         assert answer.status_code == 401  # an allowed name: the API answers (here: no key)
+
+
+def test_n_is_capped_and_a_stream_of_the_most_choices_is_bounded(site: SandboxServer,
+                                                                  account: dict[str, Any]) -> None:
+    """`n` above the API's 128 is refused; `n=128` streamed ends, with every choice within the answer
+    cap (simulate.MAX_ANSWER_TOKENS tokens), so its chunks are bounded, and is billed for them."""
+    from keylab.sandbox import simulate
+
+    ask = {"model": MODEL, "messages": [{"role": "user", "content": "Tell me a long story"}]}
+    error = _is_envelope(_api(site, "POST", "/chat/completions", account["api_key"], json={**ask, "n": 129}), 400)
+    assert error["param"] == "n"
+    body = {**ask, "n": 128, "stream": True, "stream_options": {"include_usage": True}}
+    headers = {"Authorization": f"Bearer {account['api_key']}"}
+    chunks = 0
+    usage = last = None
+    with httpx.stream("POST", site.base_url + "/chat/completions", json=body, headers=headers, timeout=60) as answer:
+        assert answer.status_code == 200
+        for line in answer.iter_lines():
+            if line:
+                last = line
+            if line.startswith("data: {"):
+                chunks += 1
+                usage = json.loads(line[len("data: "):]).get("usage") or usage
+    assert last == "data: [DONE]"
+    assert chunks <= 128 * (simulate.MAX_ANSWER_TOKENS + 2) + 1
+    completion_tokens = usage["completion_tokens"]
+    assert 128 <= completion_tokens <= 128 * simulate.MAX_ANSWER_TOKENS
 
 
 def test_names_from_the_environment_and_any_host_behind_a_hub(monkeypatch: pytest.MonkeyPatch) -> None:
