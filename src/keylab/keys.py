@@ -40,8 +40,13 @@ PLACEHOLDER_WORDS = frozenset({
     "your", "yours",
 })
 # Characters a placeholder's "body" may be made of alone: "sk-...", "sk-xxxx", "sk-proj-****", "…".
+# Plain and curly quote marks: python-dotenv removes plain ones around a .env value, but cmd's
+# `set NAME="..."` keeps them and curly ones pasted from a document are never removed.
+QUOTE_MARKS = "'\"\u201c\u201d\u2018\u2019"
+_QUOTE_CHARS = QUOTE_MARKS + "`"  # and backticks, pasted from Markdown
+# The words example text puts between dashes around a key-shaped string: `sk-your-key-here-…T3Blb…`.
+EXAMPLE_WORDS = frozenset({"your", "key", "here", "replace", "placeholder", "example", "own", "put"})
 _FILLER_CHARS = frozenset(".x*…•_- ")
-_QUOTE_CHARS = "'\"`\u201c\u201d\u2018\u2019"
 _WORD_RE = re.compile(r"[a-z0-9]+")
 
 _REAL_KEY_RE = re.compile(r"sk-[A-Za-z0-9_-]*" + REAL_MARKER + r"[A-Za-z0-9_-]+")
@@ -129,9 +134,13 @@ def is_placeholder(key: str) -> bool:
     return bool(words) and all(word in PLACEHOLDER_WORDS or set(word) == {"x"} for word in words)
 
 
-# Plain and curly quote marks: python-dotenv removes plain ones around a .env value, but cmd's
-# `set NAME="..."` keeps them and curly ones pasted from a document are never removed.
-QUOTE_MARKS = "'\"\u201c\u201d\u2018\u2019"
+
+def spells_placeholder_words(text: str) -> bool:
+    """True when two or more of EXAMPLE_WORDS stand between dashes or underscores in `text`: example
+    text shaped like a key (`sk-your-key-here-…`). A random key body has no such whole words."""
+    words = {part.lower() for part in re.split(r"[-_]", text)}
+    return len(words & EXAMPLE_WORDS) >= 2
+
 
 
 def classify(key: str | None) -> KeyInfo:

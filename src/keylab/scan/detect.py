@@ -15,7 +15,7 @@ import re
 from collections import Counter
 from dataclasses import asdict, dataclass
 
-from keylab.keys import REAL_MARKER, SANDBOX_MARKER, is_placeholder, key_prefix
+from keylab.keys import REAL_MARKER, SANDBOX_MARKER, key_prefix, spells_placeholder_words
 
 _BODY = r"[A-Za-z0-9_-]"
 # No left boundary on purpose: a key right after `\n` in a JSON string or after an ANSI colour code
@@ -87,22 +87,13 @@ def _entropy(text: str) -> float:
 def is_decoy(key: str, marker: str) -> bool:
     """A string with a key's shape that nobody could use: a placeholder or a typed pattern.
 
-    keys.is_placeholder judges by words ("your", "here"), which a random key body can contain by
-    chance, so it only decides for strings that do not have a published key's exact shape."""
+    A match always carries the marker, so `keys.is_placeholder` (whole placeholder strings) never
+    applies; example text that spells placeholder words between dashes does, but only for strings
+    without a published key's exact shape, which a real key always has."""
     body = key[len(key_prefix(key)):].replace(marker, "")
     if _entropy(body) < MIN_ENTROPY:
         return True
-    return (is_placeholder(key) or _spells_placeholder_words(key)) and not has_published_shape(key, marker)
-
-
-# Words that example text puts between dashes (`sk-your-key-here-…`); a random body has no dashes
-# around whole words like these, and a string of a published shape is never judged by them.
-_PLACEHOLDER_WORDS = frozenset({"your", "key", "here", "replace", "placeholder", "example", "own", "put"})
-
-
-def _spells_placeholder_words(key: str) -> bool:
-    words = {part.lower() for part in re.split(r"[-_]", key)}
-    return len(words & _PLACEHOLDER_WORDS) >= 2
+    return spells_placeholder_words(key) and not has_published_shape(key, marker)
 
 
 def key_type(key: str) -> str:
