@@ -97,6 +97,15 @@ def test_format_usd(amount: Decimal, text: str) -> None:
     assert format_usd(amount) == text
 
 
+@pytest.mark.parametrize(("amount", "text"), [
+    (Decimal("0.00000001"), "$0.00000001"),
+    (Decimal("0.00000012"), "$0.00000012"),
+    (Decimal("0"), "$0.00000000"),
+], ids=["one-hundred-millionth", "two-digits", "zero"])
+def test_format_usd_at_eight_places_has_no_exponent(amount: Decimal, text: str) -> None:
+    assert format_usd(amount, places=8) == text
+
+
 @pytest.mark.parametrize(("name", "family"), [
     ("gpt-4o-mini-2024-07-18", "gpt-4o-mini"),
     ("gpt-6-luna", "gpt-6-luna"),

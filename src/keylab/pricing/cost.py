@@ -147,7 +147,8 @@ def format_usd(usd: Decimal, places: int = 6) -> str:
     if abs(usd) >= 1:
         places = 2
     quantum = Decimal(1).scaleb(-places)
-    return f"${usd.quantize(quantum, rounding=ROUND_HALF_UP):,}"
+    # ",f": plain digits at any number of places ("{:,}" turns to "1E-8" from 7 places on).
+    return f"${usd.quantize(quantum, rounding=ROUND_HALF_UP):,f}"
 
 
 def format_usd_cents(usd: Decimal) -> str:

@@ -56,7 +56,7 @@ def check_model(name: str) -> str:
 
 
 def money(value: Decimal, places: int = 6) -> str:
-    """`format_usd`, with a plain "$0" for nothing (a quantized zero would print as "0E-6")."""
+    """`format_usd`, with a plain "$0" for nothing (easier to read in a table than "$0.000000")."""
     return format_usd(value, places) if value else "$0"
 
 
