@@ -276,3 +276,38 @@ def serve_plain_http() -> str:
 def test_binding_beyond_loopback_needs_allow_remote(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["sandbox", "--host", "0.0.0.0", "--port", "0"]) == 2
     assert "--allow-remote" in capsys.readouterr().err
+
+
+def test_error_answers_of_one_event_loop_turn_are_counted_in_one_write(tmp_path: Path) -> None:
+    """A storm of errors costs one transaction per loop turn, and every error is counted."""
+    import asyncio
+
+    from keylab.sandbox.classroom.activity import ErrorTally
+    from keylab.sandbox.clock import Clock
+    from keylab.sandbox.store import Store
+
+    with Store(tmp_path / "data") as store:
+        tally = ErrorTally(store, Clock(store))
+        writes = []
+        original = store.transaction
+
+        def counting(*args: Any, **kwargs: Any) -> Any:
+            writes.append(1)
+            return original(*args, **kwargs)
+
+        store.transaction = counting  # type: ignore[method-assign]
+
+        async def storm() -> None:
+            for _ in range(50):
+                tally.add("org_a", "rate_limit_exceeded", 429)
+            tally.add("org_b", "invalid_api_key", 401)
+            await asyncio.sleep(0)  # the turn ends: one write
+            tally.add("org_a", "rate_limit_exceeded", 429)
+            await asyncio.sleep(0)
+
+        asyncio.run(storm())
+        tally.add("org_b", "invalid_api_key", 401)  # no loop: written at once
+        rows = {(r["org_id"], r["code"]): (r["count"], r["status"])
+                for r in store.query("SELECT * FROM api_error_counts")}
+    assert rows == {("org_a", "rate_limit_exceeded"): (51, 429), ("org_b", "invalid_api_key"): (2, 401)}
+    assert len(writes) == 3

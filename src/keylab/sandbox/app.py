@@ -251,8 +251,7 @@ def create_app(data_dir: str | Path, *, on_startup: Callable[[], None] | None = 
     allowed_hosts: host names it answers besides IP literals and localhost (keylab.sandbox.hosts).
     public_url: the base URL of links in its emails.
     """
-    state = SandboxState(data_dir, site_url=public_url)
-    state.public_url = public_url.rstrip("/") if public_url else None
+    state = SandboxState(data_dir, public_url=public_url)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -19,6 +19,7 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from keylab.sandbox.app import create_app
 from keylab.sandbox.hosts import default_names, public_url
+from keylab.sandbox.store import LOCK_FILE
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
@@ -27,7 +28,6 @@ DEFAULT_PORT = 8765
 HEADER_TIMEOUT_S = 10.0  # a request's line and headers must arrive within this, from its first byte
 MAX_CONNECTIONS = 500  # open connections (each holds a file descriptor); past it the oldest waiting one goes
 MAX_HEADER_BYTES = 32 * 1024  # h11 refuses a request whose line and headers are larger (400)
-LOCK_FILE = "server.lock"
 
 
 class _Protocol(H11Protocol):

@@ -10,6 +10,7 @@ from typing import Any
 
 from keylab.pricing.tokens import get_encoding
 from keylab.sandbox.billing import Billing, Settled
+from keylab.sandbox.classroom.activity import ErrorTally
 from keylab.sandbox.clock import Clock
 from keylab.sandbox.ratelimit import DEFAULT_RPM, DEFAULT_TPM, Limits, RateLimiter
 from keylab.sandbox.store import Store
@@ -103,12 +104,16 @@ DEFAULT_SITE_URL = "http://127.0.0.1:8765"
 
 
 class SandboxState:
-    def __init__(self, data_dir: str | Path, *, site_url: str | None = None) -> None:
+    def __init__(self, data_dir: str | Path, *, public_url: str | None = None) -> None:
         self.store = Store(data_dir)
         self.clock = Clock(self.store)
-        # The dashboard's address, for the links in the e-mails the platform sends on its own
-        # (spend alerts, budget reached); pages answering a request use the request's address.
-        self.site_url = (site_url or DEFAULT_SITE_URL).rstrip("/")
+        # The base URL of links in e-mails (hosts.public_url), set from the server's configuration;
+        # None only for an app not served by keylab's server: pages answering a request then use the
+        # request's address, and e-mails the platform sends on its own (spend alerts, budget
+        # reached) use DEFAULT_SITE_URL.
+        self.public_url = public_url.rstrip("/") if public_url else None
+        self.site_url = self.public_url or DEFAULT_SITE_URL
+        self.errors = ErrorTally(self.store, self.clock)
         self.billing = Billing(self.store, self.clock)
         self.billing.listeners += [
             _only_when(self.store, "spend alerts",
@@ -130,9 +135,6 @@ class SandboxState:
         self.limiter = RateLimiter()
         self.faults = Faults()
         self._encodings: dict[str, Any] = {}
-        # The base URL of links in emails (hosts.public_url); the server sets it from its
-        # configuration. None only for an app not served by keylab's server (then: the request's).
-        self.public_url: str | None = None
 
     def encoding_for(self, model: str) -> Any | None:
         """tiktoken's encoding for `model`, as this sandbox counts with it (None: approximate counts).

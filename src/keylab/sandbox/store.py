@@ -22,6 +22,7 @@ from pathlib import Path
 
 DB_NAME = "sandbox.db"
 SALT_FILE = "key_salt"
+LOCK_FILE = "server.lock"  # held by the one server on a data dir (keylab.sandbox.server)
 TOKEN_FILE = "operator_token"
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
@@ -202,7 +203,7 @@ def _make_private(data_dir: Path) -> None:
     """
     data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     names = {path.name for path in data_dir.iterdir()}
-    ours = DB_NAME in names or names <= {"server.lock"}  # never chmod a folder of other things
+    ours = DB_NAME in names or names <= {LOCK_FILE}  # never chmod a folder of other things
     if ours and data_dir.stat().st_mode & 0o077:
         data_dir.chmod(0o700)
     os.close(os.open(data_dir / DB_NAME, os.O_WRONLY | os.O_CREAT, 0o600))

@@ -147,13 +147,12 @@ async def create(call: Call) -> Response:
     n = body.get("n") or 1
     max_output = n * min(limit or simulate.MAX_ANSWER_TOKENS, simulate.MAX_ANSWER_TOKENS)
     answers = _answers(body, model.id, limit, encoding)
-    admission = admit(call, model, prompt_tokens, max_output, served_tier(body, CHAT_TIERS),
-                      sum(len(pieces) for pieces, _ in answers))
+    completion_tokens = sum(len(pieces) for pieces, _ in answers)
+    admission = admit(call, model, prompt_tokens, max_output, served_tier(body, CHAT_TIERS), completion_tokens)
     completion_id = new_id("chatcmpl-", 29)
     created = call.state.clock.now_s()
     if body.get("stream"):
         return _stream(call, admission, body, answers, completion_id, created)
-    completion_tokens = sum(len(pieces) for pieces, _ in answers)
     await bill_async(call, admission, output_tokens=completion_tokens, endpoint=ENDPOINT)
     return call.json(b'{"id":"%s","object":"chat.completion","created":%d,%s' % (
         completion_id.encode(), created, _completion_rest(model.id, answers, prompt_tokens, completion_tokens,

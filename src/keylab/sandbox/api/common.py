@@ -111,7 +111,8 @@ def endpoint(handler: Handler, *, scopes: tuple[str, ...] = (), admin: bool = Fa
             return await handler(call)
         except ApiError as error:
             if call.key is not None:  # counted per organization for the instructor's view
-                _count_error(call, error)
+                state.errors.add(call.key.org_id, error.spec.code or error.fields.get("type", error.spec.type),
+                                 error.status)
             return error_response(error, call.base_headers())
         except Exception:
             # Answered here rather than by the app's handler, which would log the traceback twice.
@@ -120,15 +121,6 @@ def endpoint(handler: Handler, *, scopes: tuple[str, ...] = (), admin: bool = Fa
 
     route.answers_every_error = True  # type: ignore[attr-defined]  # see app.SandboxApp
     return route
-
-
-def _count_error(call: Call, error: ApiError) -> None:
-    from keylab.sandbox.classroom.activity import record_error
-
-    assert call.key is not None
-    body = error.body().get("error") or {}
-    record_error(call.state.store, call.state.clock, call.key.org_id,
-                 str(body.get("code") or body.get("type") or error.args[0]), error.status)
 
 
 @functools.lru_cache(maxsize=256)

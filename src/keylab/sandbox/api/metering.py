@@ -65,13 +65,13 @@ class Admission:
 
 
 def admit(call: Call, model: ModelPrice, prompt_tokens: int, max_output_tokens: int,
-          service_tier: str = "default", output_tokens: int | None = None) -> Admission:
+          service_tier: str, output_tokens: int) -> Admission:
     """Check rate limits (project, then key) and reserve the call's cost at the tier that serves it
     (see `served_tier`), or raise a 429.
 
     The rate limits count `max_output_tokens`, as the real API estimates a request. The credit
-    reservation is the call's most expensive outcome: its prompt plus `output_tokens` when the
-    sandbox already knows its answer (it simulates it before admitting), else `max_output_tokens`.
+    reservation is the call's cost: its prompt plus `output_tokens`, the answer the sandbox
+    simulated before admitting it (a stream cut short can only cost less).
     A reservation is exact, not a guess, so a burst is refused only when the credit or budget is
     really spent, and the guarantee holds: spend passes a limit by at most the cost of the one call
     admitted last (see keylab.sandbox.billing).
@@ -89,9 +89,8 @@ def admit(call: Call, model: ModelPrice, prompt_tokens: int, max_output_tokens: 
         now=state.clock.now(), model=model.id, org_id=key.org_id, checks=checks, tokens=prompt_tokens + max_output_tokens
     )
     call.headers.update(grant.snapshot.headers())
-    reserved = max_output_tokens if output_tokens is None else output_tokens
     reservation = state.billing.reserve(
-        key, _cost_of(model.id, prompt_tokens, reserved, service_tier).total_pico)
+        key, _cost_of(model.id, prompt_tokens, output_tokens, service_tier).total_pico)
     return Admission(model, prompt_tokens, grant, reservation, service_tier)
 
 

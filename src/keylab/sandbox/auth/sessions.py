@@ -86,9 +86,9 @@ def start(store: Store, clock: Clock, user_id: str | None = None, *, replace: Se
         return Session(token, None, _anonymous_csrf(store, token), expires, is_new=True)
     token = secrets.token_urlsafe(32)
     csrf = secrets.token_urlsafe(32)
-    expires = now + (SESSION_SECONDS if user_id else ANONYMOUS_SECONDS)
+    expires = now + SESSION_SECONDS
     with store.transaction() as db:
-        if replace is not None:
+        if replace is not None and not replace.token.startswith(ANONYMOUS_PREFIX):  # those have no row
             db.execute("DELETE FROM sessions WHERE id_hash = ?", (replace.id_hash,))
         db.execute("DELETE FROM sessions WHERE expires_at <= ?", (now,))
         db.execute(

@@ -6,6 +6,7 @@ Never a full key: the report carries each key's redacted form (`sk-proj-...abcd`
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 from dataclasses import asdict, dataclass
 from decimal import Decimal
@@ -68,8 +69,7 @@ def class_report(store: Store) -> list[StudentReport]:
     ]
 
 
-CSV_COLUMNS = ("name", "email", "organization_id", "key", "budget_usd", "spend_usd", "balance_usd", "requests",
-               "errors", "top_error", "exercises_passed", "exercises_tried", "last_check")
+CSV_COLUMNS = tuple(field.name for field in dataclasses.fields(StudentReport))
 
 
 def report_csv(report: list[StudentReport]) -> str:

@@ -129,9 +129,4 @@ def reset_student(store: Store, clock: Clock, email: str, *, new_key: bool = Fal
     return full_key
 
 
-def masked_key(store: Store, key_id: str) -> str:
-    row = store.query_one("SELECT redacted FROM api_keys WHERE id = ?", (key_id,))
-    return row["redacted"] if row else "(none)"
-
-
-__all__ = ["ClassroomError", "NewStudent", "create_class", "masked_key", "reset_student", "student_row"]
+__all__ = ["ClassroomError", "NewStudent", "create_class", "reset_student", "student_row"]

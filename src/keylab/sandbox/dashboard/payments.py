@@ -23,6 +23,7 @@ from keylab.pricing import format_usd, from_pico
 from keylab.sandbox.accounts import balance_pico, grant_credit
 from keylab.sandbox.billing import Settled
 from keylab.sandbox.clock import Clock
+from keylab.sandbox.platform._common import MAX_CENTS
 from keylab.sandbox.store import Store
 
 log = logging.getLogger("keylab.sandbox")
@@ -50,7 +51,7 @@ class BillingSettings:
         return self.card_last4 is not None
 
 
-MAX_AMOUNT_USD = 1_000_000  # any amount a form takes; far above a course's needs, and its cents fit SQLite
+MAX_AMOUNT_USD = MAX_CENTS // 100  # any amount a form takes; far above a course's needs, and its cents fit SQLite
 
 
 def parse_usd(text: Any, label: str) -> Decimal:
