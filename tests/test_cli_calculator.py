@@ -48,3 +48,22 @@ def test_a_taken_port_is_explained() -> None:
                                 capture_output=True, text=True, timeout=120)
     assert result.returncode == 1
     assert "keylab calculator --port 0" in result.stderr
+    # Voilà's own messages (held back while the address line was awaited) come out, above the advice.
+    assert "[Voila]" in result.stderr
+    assert result.stderr.index("[Voila]") < result.stderr.index("Voilà's messages are above")
+
+
+def test_lines_held_back_come_out_when_the_source_ends_before_the_gate_opens() -> None:
+    import io
+    import threading
+
+    from keylab.cli.calculator import _pump
+
+    target = io.StringIO()
+    gate = threading.Event()
+    pump = threading.Thread(target=_pump, args=(io.BytesIO(b"[Voila] one\n[Voila] two\n"), target, gate))
+    pump.start()
+    assert target.getvalue() == ""  # held: the address line has not gone out yet
+    gate.set()
+    pump.join(timeout=5)
+    assert target.getvalue() == "[Voila] one\n[Voila] two\n"

@@ -74,17 +74,28 @@ def _answers(url: str) -> bool:
 
 
 def _pump(source: IO[bytes], target: IO[str], gate: threading.Event) -> None:
-    """Pass Voilà's log lines on, but only once the address line is out (it must come first)."""
+    """Pass Voilà's log lines on, but only once the address line is out (it must come first).
+
+    Lines held back are passed on once the gate opens, even when Voilà has exited first (it failed to
+    start: its messages say why)."""
     held: list[str] = []
+
+    def flush_held() -> None:
+        for old in held:
+            target.write(old)
+        held.clear()
+
     for raw in iter(source.readline, b""):
         line = raw.decode(errors="replace")
         if not gate.is_set():
             held.append(line)
             continue
-        for old in held:
-            target.write(old)
-        held.clear()
+        flush_held()
         target.write(line)
+        target.flush()
+    if held:
+        gate.wait()
+        flush_held()
         target.flush()
 
 
@@ -106,16 +117,18 @@ def _serve(args: argparse.Namespace) -> int:
                                    cwd=folder)
         gate = threading.Event()
         assert process.stdout is not None
-        threading.Thread(target=_pump, args=(process.stdout, sys.stderr, gate), daemon=True).start()
+        pump = threading.Thread(target=_pump, args=(process.stdout, sys.stderr, gate), daemon=True)
+        pump.start()
         try:
             deadline = time.monotonic() + START_TIMEOUT_S
             while not _answers(url):
                 if process.poll() is not None or time.monotonic() > deadline:
                     gate.set()
-                    time.sleep(0.2)
+                    process.kill()
+                    process.wait()
+                    pump.join(timeout=10)  # Voilà's output ends with its exit: all of it is out now
                     print(f"The calculator page did not start on port {port}; Voilà's messages are above. "
                           "Is the port taken? Try `keylab calculator --port 0`.", file=sys.stderr)
-                    process.kill()
                     return 1
                 time.sleep(0.1)
             print(f"keylab calculator at {url}", flush=True)
