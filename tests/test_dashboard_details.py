@@ -7,6 +7,7 @@ import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from decimal import Decimal
+from pathlib import Path
 
 import httpx
 import pytest
@@ -126,6 +127,24 @@ def test_listing_models_marks_the_key_used(site: SandboxServer) -> None:
     client = make_client(site, key)
     assert client.models.list().data  # unbilled: no usage row, but an authenticated request
     assert _last_used(member, "Development_Testing") != "Never"
+
+
+def test_a_late_write_of_an_earlier_use_never_moves_last_used_back(tmp_path: Path) -> None:
+    """Two writers (the per-turn "last used" batch and billing's settle) may land out of order."""
+    from keylab.sandbox.accounts import create_account
+    from keylab.sandbox.billing import Billing
+    from keylab.sandbox.clock import Clock
+    from keylab.sandbox.store import Store
+
+    with Store(tmp_path / "data") as store:
+        clock = Clock(store)
+        billing = Billing(store, clock)
+        key_id = create_account(store, clock).api_key_id
+        now = clock.now_s()
+        billing.mark_used(key_id)  # no event loop: written at once
+        billing._used_pending = {key_id: now - 60}  # an older use, written late
+        billing._write_used()
+        assert store.query_one("SELECT last_used_at FROM api_keys WHERE id = ?", (key_id,))[0] == now
 
 
 def test_last_used_via_the_admin_api_and_never_backwards(site: SandboxServer) -> None:
