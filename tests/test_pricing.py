@@ -49,7 +49,7 @@ needs_bundle = pytest.mark.skipif(not _bundle_installs_here(),
 def fresh_encodings():
     """Forget loaded encodings and file checks before and after a test that changes where they come from."""
     def clear() -> None:
-        for cached in (tokens._load_encoding, tokens._load_encoding_unlocked, encodings.bundled_ranks_file):
+        for cached in (tokens._load_encoding, tokens._load_encoding_unlocked, encodings.bundle_verified):
             cached.cache_clear()
     clear()
     yield
@@ -190,7 +190,7 @@ def test_a_tampered_bundle_is_refused(monkeypatch: pytest.MonkeyPatch, tmp_path:
     tampered = tmp_path / "o200k_base.tiktoken.gz"
     tampered.write_bytes(gzip.compress(original.replace(b" 0\n", b" 1\n", 1)))
     monkeypatch.setattr(encodings, "bundled_path", lambda name: tampered)
-    encodings.bundled_ranks_file.cache_clear()
+    encodings.bundle_verified.cache_clear()
     monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(tmp_path / "empty"))
     assert encodings.source("o200k_base") is None
     counted = count_text("x" * 41, "gpt-4o")
@@ -213,7 +213,7 @@ def test_tiktokens_own_cache_still_counts(monkeypatch: pytest.MonkeyPatch, tmp_p
     wanted = encodings.recipe_file("o200k_base")
     (tmp_path / hashlib.sha1(wanted.url.encode()).hexdigest()).write_bytes(encodings.bundled_ranks_file("o200k_base"))
     monkeypatch.setattr(encodings, "bundled_path", lambda name: None)
-    encodings.bundled_ranks_file.cache_clear()
+    encodings.bundle_verified.cache_clear()
     monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(tmp_path))
     assert encodings.source("o200k_base") == "tiktoken cache"
     assert count_text("hello world", "gpt-4o") == (2, "o200k_base", True)

@@ -94,9 +94,11 @@ def _verified(data: bytes, wanted: RecipeFile) -> bytes | None:
     return data
 
 
-@functools.lru_cache(maxsize=8)
 def bundled_ranks_file(name: str) -> bytes | None:
-    """`name`'s ranks file from bpe-openai, only when its sha256 is the one tiktoken expects."""
+    """`name`'s ranks file from bpe-openai, only when its sha256 is the one tiktoken expects.
+
+    Read afresh on each call (a few MB, not kept): `load` needs it once per encoding, and
+    `bundle_verified` remembers only the yes/no."""
     path, wanted = bundled_path(name), recipe_file(name)
     if path is None or wanted is None or not wanted.url.endswith(f"/{name}.tiktoken"):
         return None
@@ -105,6 +107,12 @@ def bundled_ranks_file(name: str) -> bytes | None:
     except (OSError, EOFError, gzip.BadGzipFile):
         return None
     return _verified(data, wanted)
+
+
+@functools.lru_cache(maxsize=8)
+def bundle_verified(name: str) -> bool:
+    """Whether bpe-openai holds `name`'s ranks file with the sha256 tiktoken expects (checked once)."""
+    return bundled_ranks_file(name) is not None
 
 
 def tiktoken_cache_dir() -> Path:
@@ -125,7 +133,7 @@ def in_tiktoken_cache(name: str) -> bool:
 
 def source(name: str) -> str | None:
     """Where `name` would load from offline: "bpe-openai", "tiktoken cache", or None (nowhere)."""
-    if bundled_ranks_file(name) is not None:
+    if bundle_verified(name):
         return "bpe-openai"
     if in_tiktoken_cache(name):
         return "tiktoken cache"
@@ -164,5 +172,5 @@ def load(name: str) -> Any | None:
     return None
 
 
-__all__ = ["RecipeFile", "bundled_path", "bundled_ranks_file", "load", "parse_ranks", "recipe_file", "source",
+__all__ = ["RecipeFile", "bundle_verified", "bundled_path", "bundled_ranks_file", "load", "parse_ranks", "recipe_file", "source",
            "tiktoken_cache_dir"]

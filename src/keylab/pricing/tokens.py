@@ -18,8 +18,6 @@ import threading
 from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple
 
-from keylab.pricing import encodings
-
 TOKENS_PER_MESSAGE = 3
 TOKENS_PER_NAME = 1
 REPLY_PRIMING_TOKENS = 3
@@ -59,6 +57,8 @@ def encoding_name_for(model: str) -> str:
 
 def encoding_available(name: str) -> bool:
     """True when `name` loads without any network access (bundled and verified, or in tiktoken's cache)."""
+    from keylab.pricing import encodings  # here, not at import: `keylab --help` need not load it
+
     return encodings.source(name) is not None
 
 
@@ -74,6 +74,8 @@ def _load_encoding(name: str, cache_dir: str) -> Any | None:
 @functools.lru_cache(maxsize=8)
 def _load_encoding_unlocked(name: str, cache_dir: str) -> Any | None:
     del cache_dir  # part of the cache key only: a changed TIKTOKEN_CACHE_DIR reloads
+    from keylab.pricing import encodings
+
     return encodings.load(name)
 
 
