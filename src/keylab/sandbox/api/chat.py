@@ -17,6 +17,7 @@ from keylab.sandbox.api.common import (
     Call,
     check_params,
     check_range,
+    check_text_part,
     describe_type,
     json_body,
     json_bytes,
@@ -73,11 +74,7 @@ def _check_parts(parts: list[Any], param: str) -> None:
     for j, part in enumerate(parts):
         if not isinstance(part, dict):
             raise ApiError("invalid_type", param=f"{param}[{j}]", expected="an object", got=describe_type(part))
-        if part.get("type") == "text" and not isinstance(part.get("text"), str):
-            if "text" not in part:
-                raise ApiError("missing_required_parameter", param=f"{param}[{j}].text")
-            raise ApiError("invalid_type", param=f"{param}[{j}].text", expected="a string",
-                           got=describe_type(part.get("text")))
+        check_text_part(part, f"{param}[{j}]", ("text",))
 
 
 Answer = tuple[tuple[str, ...], str]  # one choice: its token pieces and its finish_reason

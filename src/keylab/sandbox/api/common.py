@@ -272,6 +272,15 @@ def require_model(call: Call, body: dict[str, Any]) -> ModelPrice:
     return row
 
 
+def check_text_part(part: dict[str, Any], param: str, text_types: tuple[str, ...]) -> None:
+    """A content part of one of `text_types` needs its `text`, and as a string (the API refuses a
+    number there); `param` names the part (`messages[0].content[1]`)."""
+    if part.get("type") in text_types and not isinstance(part.get("text"), str):
+        if "text" not in part:
+            raise ApiError("missing_required_parameter", param=f"{param}.text")
+        raise ApiError("invalid_type", param=f"{param}.text", expected="a string", got=describe_type(part["text"]))
+
+
 def describe_type(value: Any) -> str:
     if value is None:
         return "null"

@@ -44,6 +44,7 @@ from keylab.sandbox.api.common import (
     Call,
     check_params,
     check_range,
+    check_text_part,
     describe_type,
     endpoint,
     json_body,
@@ -142,11 +143,7 @@ def _normalize_input(value: Any) -> list[dict[str, Any]]:
                                got=describe_type(part))
             if part.get("type") is None:
                 raise ApiError("missing_required_parameter", param=f"input[{i}].content[{j}].type")
-            if part["type"] in TEXT_PARTS and not isinstance(part.get("text"), str):
-                if "text" not in part:
-                    raise ApiError("missing_required_parameter", param=f"input[{i}].content[{j}].text")
-                raise ApiError("invalid_type", param=f"input[{i}].content[{j}].text", expected="a string",
-                               got=describe_type(part["text"]))
+            check_text_part(part, f"input[{i}].content[{j}]", TEXT_PARTS)
         items.append(_message_item(role, content, item.get("id")))
     return items
 
