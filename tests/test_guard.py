@@ -21,7 +21,7 @@ from openai import OpenAI
 
 from keylab.guard import BudgetExceeded, BudgetGuard, OutputCapNotice, sandbox_clock
 from keylab.guard.estimate import count_prompt
-from keylab.pricing import COURSE_MODEL, cost_of, to_pico
+from keylab.pricing import COURSE_MODEL, cost_of, format_usd, to_pico
 from keylab.sandbox import serve_in_background
 from keylab.sandbox.accounts import balance_pico
 from keylab.sandbox.client import ControlClient
@@ -287,6 +287,26 @@ def test_the_budget_is_monthly(client: OpenAI, tmp_path: Path) -> None:
     assert restarted.spent_usd == guard.spent_usd > 0
     forever = BudgetGuard(client, "1", state_file=tmp_path / "t.json", clock=clock, period="total")
     assert forever.period == "total"
+
+
+def test_repr_shows_the_books_reading_the_clock_once(client: OpenAI) -> None:
+    clock = FakeClock(dt.date(2026, 12, 31))
+    readings = 0
+
+    def counted() -> float:
+        nonlocal readings
+        readings += 1
+        return clock()
+
+    guard = BudgetGuard(client, "2.5", clock=counted)
+    guard.chat.completions.create(model=COURSE_MODEL, messages=HELLO, max_completion_tokens=50)
+    spent = guard.spent_usd
+    readings = 0
+    text = repr(guard)
+    assert readings == 1
+    assert text == (f"<BudgetGuard {format_usd(spent)} spent of $2.50 (2026-12), "
+                    f"{format_usd(Decimal('2.5') - spent)} left>")
+    assert guard.remaining_usd == Decimal("2.5") - spent
 
 
 def test_the_sandbox_clock_moves_the_month(tmp_path: Path) -> None:

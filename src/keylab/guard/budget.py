@@ -92,6 +92,11 @@ class BudgetGuard:
 
     # --- the books ---------------------------------------------------------------------------
 
+    def _books(self) -> Ledger:
+        """The ledger, moved to the clock's current period (one clock reading: it may ask the sandbox)."""
+        self._ledger.refresh()
+        return self._ledger
+
     @property
     def budget_usd(self) -> Decimal:
         return self._ledger.budget_usd
@@ -99,8 +104,7 @@ class BudgetGuard:
     @property
     def spent_usd(self) -> Decimal:
         """What the calls of this period cost, exactly (in-flight calls not yet included)."""
-        self._ledger.refresh()
-        return self._ledger.spent_usd
+        return self._books().spent_usd
 
     @property
     def reserved_usd(self) -> Decimal:
@@ -110,14 +114,12 @@ class BudgetGuard:
     @property
     def remaining_usd(self) -> Decimal:
         """What new calls may still reserve: budget - spent - reserved."""
-        self._ledger.refresh()
-        return self._ledger.budget_usd - self._ledger.spent_usd - self._ledger.reserved_usd
+        return self._books().remaining_usd
 
     @property
     def period(self) -> str:
         """The month being counted ("2026-12"), or "total"."""
-        self._ledger.refresh()
-        return self._ledger.key
+        return self._books().key
 
     @property
     def calls(self) -> int:
@@ -134,8 +136,9 @@ class BudgetGuard:
         return getattr(self._client, name)
 
     def __repr__(self) -> str:
-        return (f"<BudgetGuard {format_usd(self.spent_usd)} spent of {format_usd(self.budget_usd)} "
-                f"({self.period}), {format_usd(self.remaining_usd)} left>")
+        books = self._books()  # once: three readings could each ask the sandbox's clock
+        return (f"<BudgetGuard {format_usd(books.spent_usd)} spent of {format_usd(books.budget_usd)} "
+                f"({books.key}), {format_usd(books.remaining_usd)} left>")
 
     # --- a guarded call ----------------------------------------------------------------------
 

@@ -71,6 +71,11 @@ class Ledger:
     def reserved_usd(self) -> Decimal:
         return self._reserved
 
+    @property
+    def remaining_usd(self) -> Decimal:
+        """What new calls may still reserve: budget - spent - reserved."""
+        return self.budget_usd - self.spent_usd - self._reserved
+
     def _roll(self, key: str) -> None:
         """A new month: spending starts again from zero (calls in flight stay reserved)."""
         if key != self.key:
