@@ -311,3 +311,17 @@ def test_error_answers_of_one_event_loop_turn_are_counted_in_one_write(tmp_path:
                 for r in store.query("SELECT * FROM api_error_counts")}
     assert rows == {("org_a", "rate_limit_exceeded"): (51, 429), ("org_b", "invalid_api_key"): (2, 401)}
     assert len(writes) == 3
+
+
+def test_a_malformed_progress_report_gets_the_apis_400(
+        room: SandboxServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    student = _create(room, tmp_path, capsys, "name,email\nBad Report,bad-report@example.com\n")[0]
+    headers = {"Authorization": f"Bearer {student['api_key']}"}
+    url = room.url + "/sandbox/progress"
+    for body in ({"exercise_id": "03.1", "status": "done"}, {"exercise_id": "../x", "status": "passed"}):
+        answer = httpx.post(url, json=body, headers=headers)
+        assert answer.status_code == 400
+        assert answer.json()["error"]["type"] == "invalid_request_error"
+        assert '"exercise_id": "03.1"' in answer.json()["error"]["message"]
+        assert answer.headers["x-request-id"]
+    assert httpx.post(url, content=b"[1]", headers=headers).status_code == 400  # JSON, but not an object

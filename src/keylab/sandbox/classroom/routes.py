@@ -65,9 +65,8 @@ async def progress(request: Request) -> Response:
             raise ApiError("invalid_json")
         exercise, status = body.get("exercise_id"), body.get("status")
         if not isinstance(exercise, str) or not EXERCISE.match(exercise) or status not in PROGRESS_STATUSES:
-            return JSONResponse({"error": {"message": "Send {\"exercise_id\": \"03.1\", \"status\": \"passed\" | "
-                                                      "\"failed\" | \"not-attempted\"}.", "type": "invalid_request_error",
-                                           "param": None, "code": None}}, status_code=400)
+            raise ApiError("admin_invalid_request", message='Send {"exercise_id": "03.1", "status": "passed" | '
+                                                            '"failed" | "not-attempted"}.')
         return JSONResponse(record_progress(state.store, state.clock, call.key.org_id, exercise, status))
     except ApiError as error:
         return error_response(error, call.base_headers())
