@@ -74,6 +74,7 @@ def test_sandbox_clock(capsys: pytest.CaptureFixture[str]) -> None:
         os.environ["OPENAI_BASE_URL"] = server.base_url
         control = ControlClient(server.url, server.operator_token)
         sandbox_today = dt.date.fromisoformat(control.clock()["today"])
+        assert control.today() == sandbox_today
         _, out, _ = run(capsys, "--clock", "sandbox", "--format", "json")
         assert json.loads(out)["today"] == str(sandbox_today)
         control.advance_clock(90 * 86400)

@@ -46,7 +46,7 @@ def sandbox_today() -> dt.date:
     from keylab.sandbox.client import ControlClient
 
     load_env()
-    return dt.date.fromisoformat(ControlClient.from_env().clock()["today"])
+    return ControlClient.from_env().today()
 
 
 def _money(value: Decimal | None) -> str:

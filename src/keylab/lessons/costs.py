@@ -51,7 +51,7 @@ def today() -> dt.date:
     if mode() == "sandbox":
         from keylab.sandbox.client import ControlClient
 
-        return dt.date.fromisoformat(ControlClient.from_env().clock()["today"])
+        return ControlClient.from_env().today()
     return dt.datetime.now(dt.timezone.utc).date()
 
 

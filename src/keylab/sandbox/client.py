@@ -9,6 +9,7 @@ Lessons stage situations with it ("this account has no credit yet", "the next ca
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from dataclasses import dataclass
 from decimal import Decimal
@@ -91,6 +92,10 @@ class ControlClient:
     def clock(self) -> dict[str, Any]:
         """The sandbox's now: `{"now", "today", "offset_seconds", "frozen"}`."""
         return self._request("GET", "/sandbox/clock")
+
+    def today(self) -> dt.date:
+        """The date on the sandbox's clock (lessons move it)."""
+        return dt.date.fromisoformat(self.clock()["today"])
 
     def advance_clock(self, seconds: float) -> dict[str, Any]:
         return self._request("POST", "/sandbox/clock", {"advance_seconds": seconds})
