@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -50,7 +51,27 @@ def test_estimate_counts_a_prompt_and_says_how() -> None:
     result = estimate(Workload("gpt-6-luna", prompt="Hello world, this is a prompt.", output_tokens=10))
     assert result.input_tokens > 0 and result.token_count is not None
     assert result.token_count.tokens == result.input_tokens
-    assert "tiktoken" in result.token_count.note or "approximate" in result.token_count.note
+    if result.token_count.exact:
+        assert result.token_count.note.startswith("counted with tiktoken")
+    else:
+        assert result.token_count.note.startswith("approximate (about 4 characters per token)")
+
+
+def test_compare_counts_a_prompt_once_per_encoding(monkeypatch: pytest.MonkeyPatch) -> None:
+    import keylab.estimate
+    from keylab.pricing.tokens import encoding_name_for
+
+    counted: list[str] = []
+    real = keylab.estimate.count_text
+
+    def count_text(text: str, model: str) -> Any:
+        counted.append(model)
+        return real(text, model)
+
+    monkeypatch.setattr(keylab.estimate, "count_text", count_text)
+    results = compare(Workload(prompt="Summarise this support ticket.", output_tokens=100))
+    assert len(counted) == len({encoding_name_for(r.model) for r in results}) < len(results)
+    assert {r.input_tokens for r in results} == {real("Summarise this support ticket.", m).tokens for m in counted}
 
 
 @pytest.mark.parametrize(

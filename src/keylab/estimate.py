@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from keylab.pricing import COURSE_MODEL, PRICES_AS_OF, Cost, cost_of, count_text, current_models, get_model
-from keylab.pricing.tokens import TokenCount
+from keylab.pricing.tokens import TokenCount, encoding_name_for
 
 DAYS_PER_MONTH = 30  # a planning month; pass `days=` for a real calendar month
 
@@ -66,14 +66,20 @@ class Estimate:
     """What a workload costs per request, per day and over `days` days (exact Decimal USD)."""
 
     workload: Workload
-    input_tokens: int
-    cached_tokens: int
     token_count: TokenCount | None  # how the prompt was counted; None when a count was given
     cost: Cost  # one request, split the way an invoice splits it
 
     @property
     def model(self) -> str:
         return self.cost.model
+
+    @property
+    def input_tokens(self) -> int:
+        return self.cost.input_tokens
+
+    @property
+    def cached_tokens(self) -> int:
+        return self.cost.cached_tokens
 
     @property
     def output_tokens(self) -> int:
@@ -97,14 +103,17 @@ class Estimate:
         return self.token_count is None or self.token_count.exact
 
 
-def count_prompt(prompt: str, model: str) -> TokenCount:
-    """The prompt's tokens for `model` (exact with tiktoken's encoding file at hand, else approximate)."""
-    return count_text(prompt, model)
-
-
 def estimate(workload: Workload) -> Estimate:
     """Price a workload. Raises ValueError (with what to change) for impossible inputs, and
-    `keylab.pricing.UnknownModelError` for a model the price table does not list."""
+    `keylab.pricing.UnknownModelError` for a model the price table does not list.
+
+    The prompt's tokens are counted for the model (exact with tiktoken's encoding file at hand,
+    else approximate)."""
+    return _estimate(workload, None)
+
+
+def _estimate(workload: Workload, counts: dict[str, TokenCount] | None) -> Estimate:
+    """`estimate`, reusing the prompt's counts per encoding in `counts` (filled as it goes)."""
     _whole(workload.output_tokens, "output_tokens")
     _whole(workload.requests_per_day, "requests_per_day")
     _whole(workload.days, "days", minimum=1)
@@ -114,11 +123,16 @@ def estimate(workload: Workload) -> Estimate:
     if workload.input_tokens is not None:
         input_tokens, counted = _whole(workload.input_tokens, "input_tokens"), None
     else:
-        counted = count_prompt(workload.prompt, workload.model)
+        encoding = encoding_name_for(workload.model)
+        counted = counts.get(encoding) if counts is not None else None
+        if counted is None:
+            counted = count_text(workload.prompt, workload.model)
+            if counts is not None:
+                counts[encoding] = counted
         input_tokens = counted.tokens
     cached_tokens = int(input_tokens * share)  # whole tokens, rounded down: an estimate never flatters
     cost = cost_of(workload.model, input_tokens, workload.output_tokens, cached_tokens, tier=workload.tier)
-    return Estimate(workload, input_tokens, cached_tokens, counted, cost)
+    return Estimate(workload, counted, cost)
 
 
 # --- Comparing models ---------------------------------------------------------------------------
@@ -137,7 +151,8 @@ def compare(workload: Workload, models: Iterable[str] | None = None) -> list[Est
     if unknown:
         raise ValueError(f"no price is known for {', '.join(map(repr, unknown))}; "
                          "see keylab.pricing.MODELS for the models the table lists")
-    estimates = [estimate(workload.with_changes(model=name)) for name in names]
+    counts: dict[str, TokenCount] = {}
+    estimates = [_estimate(workload.with_changes(model=name), counts) for name in names]
     return sorted(estimates, key=lambda e: e.per_month)
 
 
@@ -248,7 +263,6 @@ __all__ = [
     "Workload",
     "comparable_models",
     "compare",
-    "count_prompt",
     "estimate",
     "plan_budget",
     "project_month",
