@@ -69,7 +69,6 @@ LEAKED_KEYS_DISABLED = Fact(
 )
 
 # ---- added for lesson 07, keeping a key safe (append-only) ----
-_CHECKED_07 = dt.date(2026, 11, 28)
 ADMIN_KEYS_URL = "https://platform.openai.com/settings/organization/admin-keys"
 PRODUCTION_BEST_PRACTICES_URL = "https://platform.openai.com/docs/guides/production-best-practices"
 GITHUB_PUSH_PROTECTION_URL = "https://docs.github.com/en/code-security/secret-scanning/introduction/about-push-protection"
@@ -82,48 +81,43 @@ GITHUB_HISTORY_REMOVAL_URL = (
 
 
 @dataclass(frozen=True)
-class SourcedFact:
-    """A fact a lesson states, with the public page that says it and the day it was checked."""
-
-    text: str
-    url: str
-    checked: dt.date
+class SourcedFact(Fact):
+    """A Fact a lesson prints whole: str() shows the fact, then where to read it and when it was checked."""
 
     def __str__(self) -> str:
-        """How a lesson shows it: the fact, then where to read it and when it was checked."""
-        return f"{self.text}.\n  (source: {self.url}, checked {self.checked})"
+        return f"{self.value}.\n  (source: {self.source}, checked {self.checked})"
 
 
 GITHUB_SCANS_OPENAI_KEYS = SourcedFact(
     "GitHub's secret scanning knows OpenAI API keys: it alerts OpenAI when one is pushed to a public "
     "repository (partner alert), alerts the repository's owner, checks whether the key is still valid, "
     "and push protection blocks a push that contains one",
-    GITHUB_SECRET_PATTERNS_URL, _CHECKED_07,
+    GITHUB_SECRET_PATTERNS_URL, _CHECKED,
 )
 OPENAI_DISABLES_LEAKED_KEYS = SourcedFact(
     "When OpenAI learns that a key was published, it disables the key and emails the organization's "
     "owner; OpenAI asks you to rotate a leaked key at once and contact support",
-    KEY_SAFETY_URL, _CHECKED_07,
+    KEY_SAFETY_URL, _CHECKED,
 )
 ADMIN_API_CANNOT_CREATE_USER_KEYS = SourcedFact(
     "The admin API lists, restricts and deletes project API keys but cannot create a key owned by a "
     "person; it creates service accounts and their keys (sk-svcacct-…), which is what automated "
     "rotation uses",
-    "https://platform.openai.com/docs/api-reference/project-service-accounts", _CHECKED_07,
+    "https://platform.openai.com/docs/api-reference/project-service-accounts", _CHECKED,
 )
 KEY_PERMISSION_LEVELS = SourcedFact(
     "A key's permissions are All, Restricted (per resource: None, Read, Write or Request) or Read only; "
     "a Restricted key that may only write Responses also needs Model capabilities: Request",
-    "https://help.openai.com/en/articles/8867743", _CHECKED_07,
+    "https://help.openai.com/en/articles/8867743", _CHECKED,
 )
 KEY_SAFETY_PRACTICES = SourcedFact(
     "One key per person and environment, never in browser or mobile code, keys in environment variables "
     "or a key management service, watch usage and rotate; set an expiry and check that the new key works "
     "before revoking the old one",
-    KEY_SAFETY_URL, _CHECKED_07,
+    KEY_SAFETY_URL, _CHECKED,
 )
 CREDITS_REFUNDED_FOR_UNAUTHORIZED_USE = SourcedFact(
     "Purchased credits are non-refundable, except for billing errors or confirmed unauthorized use: "
     "if the usage report shows requests you did not make, contact OpenAI's help center",
-    "https://help.openai.com/en/articles/8264644", _CHECKED_07,
+    "https://help.openai.com/en/articles/8264644", _CHECKED,
 )
