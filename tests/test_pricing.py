@@ -252,3 +252,15 @@ def test_lifecycle_marks_shut_down_and_soon_retiring_models_from_the_dated_table
     assert not far.retires_soon(far.shutdown_date - dt.timedelta(days=RETIRING_SOON_DAYS + 1))
     assert far.lifecycle(far.shutdown_date).startswith("SHUT DOWN")
     assert far.lifecycle(far.shutdown_date - dt.timedelta(days=1)).endswith("in 1 day (use gpt-6-luna)")
+
+
+def test_as_usd_keeps_what_was_typed() -> None:
+    from decimal import InvalidOperation
+
+    from keylab.pricing import as_usd
+
+    assert as_usd(0.1) == Decimal("0.1") and as_usd("2.50") == Decimal("2.50") and as_usd(3) == Decimal(3)
+    amount = Decimal("1.25")
+    assert as_usd(amount) is amount
+    with pytest.raises(InvalidOperation):
+        as_usd("five")

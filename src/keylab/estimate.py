@@ -16,7 +16,16 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
-from keylab.pricing import COURSE_MODEL, PRICES_AS_OF, Cost, cost_of, count_text, current_models, get_model
+from keylab.pricing import (
+    COURSE_MODEL,
+    PRICES_AS_OF,
+    Cost,
+    as_usd,
+    cost_of,
+    count_text,
+    current_models,
+    get_model,
+)
 from keylab.pricing.tokens import TokenCount, encoding_name_for
 
 DAYS_PER_MONTH = 30  # a planning month; pass `days=` for a real calendar month
@@ -25,7 +34,7 @@ DAYS_PER_MONTH = 30  # a planning month; pass `days=` for a real calendar month
 def _decimal(value: Decimal | str | int | float, name: str) -> Decimal:
     """A Decimal from what a learner types: "0.5", 0.5, 1 (floats go through str, so 0.1 stays 0.1)."""
     try:
-        number = value if isinstance(value, Decimal) else Decimal(str(value))
+        number = as_usd(value)
     except ArithmeticError:
         raise ValueError(f"{name} must be a number, like 0.5; got {value!r}") from None
     if not number.is_finite():

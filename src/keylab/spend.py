@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from keylab.pricing.cost import as_usd
+
 DAY = 86_400
 _MAX_BUCKETS = 31  # the costs API's 1-day buckets per page we ask for (it allows up to 180)
 
@@ -48,7 +50,7 @@ class SpendReport:
 
 def to_decimal(amount: Any) -> Decimal:
     """An API amount (float, int or numeric string) as exact dollars."""
-    return amount if isinstance(amount, Decimal) else Decimal(str(amount))
+    return as_usd(amount)
 
 
 def unix_day(day: dt.date) -> int:

@@ -42,7 +42,7 @@ from keylab.guard.estimate import (
 )
 from keylab.guard.ledger import Hold, Ledger
 from keylab.guard.streams import GuardedStream
-from keylab.pricing import UnknownModelError, format_usd, get_model
+from keylab.pricing import UnknownModelError, as_usd, format_usd, get_model
 
 # The extra prompt tokens a conversation continued with previous_response_id may add per message.
 _CONTINUATION_OVERHEAD = 8
@@ -50,7 +50,7 @@ _CONTINUATION_OVERHEAD = 8
 
 def _usd(value: Decimal | str | int | float, name: str) -> Decimal:
     try:
-        amount = Decimal(str(value))
+        amount = as_usd(value)
     except (InvalidOperation, ValueError):
         raise ValueError(f"{name} must be an amount in dollars such as 5 or '2.50'; got {value!r}") from None
     if not amount.is_finite() or amount < 0:

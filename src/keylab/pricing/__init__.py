@@ -3,6 +3,7 @@
 from keylab.pricing.cost import (
     Cost,
     UnknownModelError,
+    as_usd,
     cost_of,
     format_usd,
     format_usd_cents,
@@ -45,6 +46,7 @@ __all__ = [
     "Tier",
     "TokenCount",
     "UnknownModelError",
+    "as_usd",
     "cost_of",
     "count_messages",
     "count_text",

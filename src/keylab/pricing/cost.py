@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
 from keylab.pricing.table import (
     LONG_CONTEXT_INPUT_MULTIPLIER,
@@ -132,6 +133,15 @@ def cost_of(
         reasoning_tokens=reasoning_tokens,
         reasoning_usd=output_rate * reasoning_tokens / PER_MILLION,
     )
+
+
+def as_usd(value: Any) -> Decimal:
+    """Exact Decimal dollars from what a person, a control or an API gives: a Decimal as it is; an
+    int, a float (through its shortest text, so 0.1 stays 0.1) or a numeric str.
+
+    Raises `decimal.InvalidOperation` for anything else; callers say what they expected. The
+    result may be negative, NaN or infinite: callers check what they need."""
+    return value if isinstance(value, Decimal) else Decimal(str(value))
 
 
 def to_pico(usd: Decimal) -> int:

@@ -28,6 +28,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from keylab.pricing.cost import as_usd
 from keylab.sandbox.accounts import create_account, grant_credit
 from keylab.sandbox.billing import QUOTA_VARIANTS
 from keylab.sandbox.state import Fault, SandboxState
@@ -70,7 +71,7 @@ async def _body(request: Request) -> dict[str, Any]:
 
 def _usd(value: Any, name: str) -> Decimal:
     try:
-        amount = Decimal(str(value))
+        amount = as_usd(value)
     except InvalidOperation:
         raise ControlError(400, f"'{name}' must be a number of US dollars, like 5 or 10.50.") from None
     if not amount.is_finite() or amount < 0:

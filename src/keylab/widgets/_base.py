@@ -9,7 +9,7 @@ from typing import Any
 import ipywidgets as widgets
 import traitlets
 
-from keylab.pricing import PRICES_AS_OF, PRICING_URL, format_usd, get_model
+from keylab.pricing import PRICES_AS_OF, PRICING_URL, as_usd, format_usd, get_model
 
 
 def bind(owner: traitlets.HasTraits, name: str, control: widgets.Widget,
@@ -62,7 +62,7 @@ def money(value: Decimal, places: int = 6) -> str:
 
 def dollars(value: Any) -> Decimal:
     """A control's float (or a learner's str/int) as Decimal dollars, 0.1 staying 0.1."""
-    return value if isinstance(value, Decimal) else Decimal(str(value))
+    return as_usd(value)
 
 
 def source_line() -> str:
