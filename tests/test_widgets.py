@@ -74,7 +74,10 @@ def test_calculator_refuses_bad_values_and_keeps_the_last_good_ones() -> None:
 
 def test_calculator_shows_its_numbers() -> None:
     calc = CostCalculator(prompt="x " * 100, output_tokens=50, requests_per_day=10)
-    assert "$" in calc.result.value and "Per month" in calc.result.value
+    assert "Per month" in calc.result.value
+    # 50 output tokens at $0.50 per 1M, to 8 places (whatever the prompt's count, exact or approximate)
+    assert ('<td>Output</td><td style="text-align:right">50</td><td style="text-align:right">$0.00002500</td>'
+            in calc.result.value)
     assert "gpt-6-luna" in repr(calc) and "per 30 days" in repr(calc)
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import ipywidgets as widgets
 import traitlets
 
-from keylab.pricing import PRICES_AS_OF, PRICING_URL, as_usd, format_usd, get_model
+from keylab.pricing import PRICES_AS_OF, PRICING_URL, TIERS, as_usd, format_usd, get_model
 
 
 def bind(owner: traitlets.HasTraits, name: str, control: widgets.Widget,
@@ -55,6 +55,13 @@ def check_model(name: str) -> str:
     return name
 
 
+def check_tier(name: str) -> str:
+    """`name` if it is one of the tiers; else a TraitError that lists them."""
+    if name not in TIERS:
+        raise traitlets.TraitError(f"unknown tier {name!r}: use one of {', '.join(TIERS)}")
+    return name
+
+
 def money(value: Decimal, places: int = 6) -> str:
     """`format_usd`, with a plain "$0" for nothing (easier to read in a table than "$0.000000")."""
     return format_usd(value, places) if value else "$0"
@@ -63,6 +70,22 @@ def money(value: Decimal, places: int = 6) -> str:
 def dollars(value: Any) -> Decimal:
     """A control's float (or a learner's str/int) as Decimal dollars, 0.1 staying 0.1."""
     return as_usd(value)
+
+
+class Money(traitlets.TraitType):
+    """A Decimal amount of dollars; accepts "2.50", 2.5 or Decimal("2.50"), refuses negatives."""
+
+    default_value = Decimal(0)
+    info_text = "an amount of dollars, 0 or more"
+
+    def validate(self, obj: Any, value: Any) -> Decimal:
+        try:
+            amount = dollars(value)
+        except ArithmeticError:
+            self.error(obj, value)
+        if not amount.is_finite() or amount < 0:
+            self.error(obj, value)
+        return amount
 
 
 def source_line() -> str:

@@ -10,7 +10,7 @@ import traitlets
 
 from keylab.estimate import DAYS_PER_MONTH, Estimate, Workload, comparable_models, estimate
 from keylab.pricing import COURSE_MODEL, LONG_CONTEXT_THRESHOLD, TIERS
-from keylab.widgets._base import bind, check_model, money, source_line, table
+from keylab.widgets._base import bind, check_model, check_tier, money, source_line, table
 
 _WIDE = widgets.Layout(width="520px")
 _STYLE = {"description_width": "160px"}
@@ -75,9 +75,7 @@ class CostCalculator(widgets.VBox):
 
     @traitlets.validate("tier")
     def _valid_tier(self, proposal: dict[str, Any]) -> str:
-        if proposal["value"] not in TIERS:
-            raise traitlets.TraitError(f"unknown tier {proposal['value']!r}: use one of {', '.join(TIERS)}")
-        return proposal["value"]
+        return check_tier(proposal["value"])
 
     @traitlets.validate("output_tokens", "requests_per_day")
     def _valid_count(self, proposal: dict[str, Any]) -> int:

@@ -9,7 +9,7 @@ import traitlets
 
 from keylab.estimate import DAYS_PER_MONTH, Estimate, Workload, comparable_models, compare
 from keylab.pricing import TIERS, get_model
-from keylab.widgets._base import bind, money, source_line, table
+from keylab.widgets._base import bind, check_tier, money, source_line, table
 from keylab.widgets.charts import bar_chart
 
 _STYLE = {"description_width": "160px"}
@@ -56,9 +56,7 @@ class ModelComparison(widgets.VBox):
 
     @traitlets.validate("tier")
     def _valid_tier(self, proposal: dict[str, Any]) -> str:
-        if proposal["value"] not in TIERS:
-            raise traitlets.TraitError(f"unknown tier {proposal['value']!r}: use one of {', '.join(TIERS)}")
-        return proposal["value"]
+        return check_tier(proposal["value"])
 
     @property
     def workload(self) -> Workload:

@@ -10,8 +10,7 @@ import traitlets
 
 from keylab.estimate import DAYS_PER_MONTH, BudgetPlan, Workload, comparable_models, estimate, plan_budget
 from keylab.pricing import COURSE_MODEL, TIERS
-from keylab.widgets._base import bind, check_model, dollars, money
-from keylab.widgets.projection import _Money
+from keylab.widgets._base import Money, bind, check_model, dollars, money
 
 _STYLE = {"description_width": "160px"}
 
@@ -20,7 +19,7 @@ class BudgetPlanner(widgets.VBox):
     """How many requests of `input_tokens` in and `output_tokens` out on `model` fit in `budget_usd`
     over `days` days. `plan` holds the answer."""
 
-    budget_usd = _Money(Decimal(10))
+    budget_usd = Money(Decimal(10))
     model = traitlets.Unicode(COURSE_MODEL)
     input_tokens = traitlets.Int(1_000)
     output_tokens = traitlets.Int(200)

@@ -9,35 +9,19 @@ import ipywidgets as widgets
 import traitlets
 
 from keylab.estimate import DAYS_PER_MONTH, Projection, project_month
-from keylab.widgets._base import bind, dollars, money
+from keylab.widgets._base import Money, bind, dollars, money
 from keylab.widgets.charts import line_chart
 
 _STYLE = {"description_width": "160px"}
-
-
-class _Money(traitlets.TraitType):
-    """A Decimal amount of dollars; accepts "2.50", 2.5 or Decimal("2.50"), refuses negatives."""
-
-    default_value = Decimal(0)
-    info_text = "an amount of dollars, 0 or more"
-
-    def validate(self, obj: Any, value: Any) -> Decimal:
-        try:
-            amount = dollars(value)
-        except ArithmeticError:
-            self.error(obj, value)
-        if not amount.is_finite() or amount < 0:
-            self.error(obj, value)
-        return amount
 
 
 class SpendProjection(widgets.VBox):
     """Cumulative spend over a month at `per_day` (after the days in `spent`, if any), with the day
     the alert and the budget are crossed. `projection` holds the numbers."""
 
-    per_day = _Money()
-    budget_usd = _Money(Decimal(10))
-    alert_usd = _Money(Decimal(8))
+    per_day = Money()
+    budget_usd = Money(Decimal(10))
+    alert_usd = Money(Decimal(8))
     days = traitlets.Int(DAYS_PER_MONTH)
     spent = traitlets.List()  # dollars spent on each day so far (from a UsageReport, say)
     projection = traitlets.Instance(Projection, read_only=True)
