@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any, NamedTuple
 
 
@@ -109,6 +110,18 @@ class Feedback:
     @property
     def failed(self) -> bool:
         return any(not line.ok for line in self.lines)
+
+
+def exact_decimal(fb: Feedback, label: str, got: Any, expected: Decimal, *, not_decimal: str) -> None:
+    """One line of feedback on a money answer: ok when `got` is the Decimal `expected`.
+
+    not_decimal: what to tell a learner who returned something else (a float, say)."""
+    if not isinstance(got, Decimal):
+        fb.fail(f"{label}: returned {describe(got)}; {not_decimal}")
+    elif got != expected:
+        fb.fail(f"{label}: returned {got}, expected {expected}")
+    else:
+        fb.ok(f"{label} → {got}")
 
 
 def describe_error(error: BaseException) -> str:

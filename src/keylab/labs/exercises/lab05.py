@@ -11,7 +11,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from keylab.labs.feedback import Feedback, describe
+from keylab.labs.feedback import Feedback, describe, exact_decimal
 from keylab.labs.registry import exercise
 from keylab.pricing import COURSE_MODEL, cost_of
 
@@ -40,13 +40,8 @@ CHEAPEST_CASES = (
 
 
 def _exact(fb: Feedback, label: str, got: Any, expected: Decimal) -> None:
-    if not isinstance(got, Decimal):
-        fb.fail(f"{label}: returned {describe(got)}; return a Decimal (prices in the table are Decimals, "
-                "and float arithmetic loses cents)")
-    elif got != expected:
-        fb.fail(f"{label}: returned {got}, expected {expected}")
-    else:
-        fb.ok(f"{label} → {got}")
+    exact_decimal(fb, label, got, expected, not_decimal="return a Decimal (prices in the table are Decimals, "
+                  "and float arithmetic loses cents)")
 
 
 @exercise(

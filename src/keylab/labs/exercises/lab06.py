@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from keylab.guard import BudgetExceeded
-from keylab.labs.feedback import Feedback, describe
+from keylab.labs.feedback import Feedback, describe, exact_decimal
 from keylab.labs.registry import exercise
 from keylab.lessons.failures import make_error
 from keylab.pricing import COURSE_MODEL, cost_of
@@ -65,13 +65,8 @@ def check_worst_case(fb: Feedback, worst_case_usd: Callable[..., Any]) -> None:
     for model, prompt, cap in WORST_CASES:
         got = fb.call(worst_case_usd, model, prompt, cap)
         expected = cost_of(model, prompt, cap).total_usd
-        label = f"{model}, {prompt:,} prompt tokens, cap {cap:,}"
-        if not isinstance(got, Decimal):
-            fb.fail(f"{label}: returned {describe(got)}; return the Decimal from cost_of")
-        elif got != expected:
-            fb.fail(f"{label}: returned {got}, expected {expected}")
-        else:
-            fb.ok(f"{label} → {got}")
+        exact_decimal(fb, f"{model}, {prompt:,} prompt tokens, cap {cap:,}", got, expected,
+                      not_decimal="return the Decimal from cost_of")
 
 
 class _Budget:
