@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from keylab.cli import main
-from keylab.keys import SANDBOX_MARKER
+from keylab.keys import SANDBOX_MARKER, spells_placeholder_words
 from keylab.scan import scan_history, scan_paths
 from keylab.scan.corpus import DECOYS, KEY_SHAPES, LOCATIONS, build_corpus, make_key
 from keylab.scan.detect import find_keys, fingerprint, masked_excerpt
@@ -203,10 +203,11 @@ def test_pre_commit_hook_definition() -> None:
     assert caught.value.code == 0
 
 
-@pytest.mark.parametrize("word", ["here", "your", "xxx"])
+@pytest.mark.parametrize("word", ["-your-key-here-", "_put-your-own_", "-example-key-"])
 def test_a_real_key_whose_body_spells_a_placeholder_word_is_found(word: str) -> None:
     key = make_key(random.Random(9), "project")
-    key = key[:20] + word + key[20 + len(word):]  # same shape, a word by chance
+    key = key[:20] + word + key[20 + len(word):]  # same published shape, placeholder words by chance
+    assert spells_placeholder_words(key) and len(key) == len(make_key(random.Random(9), "project"))
     (hit,) = find_keys(f"OPENAI_API_KEY={key}")
     assert hit.kind == "real" and hit.fingerprint == fingerprint(key)
 

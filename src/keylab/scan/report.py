@@ -8,10 +8,11 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
+from keylab.platform_facts import API_KEYS_URL, KEY_SAFETY_URL
 from keylab.scan.detect import REAL, Finding
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
-INFO_URL = "https://help.openai.com/en/articles/5112595"
+INFO_URL = KEY_SAFETY_URL
 RULES = {
     REAL: ("openai-api-key", "OpenAI API key",
            "An OpenAI API key is in this file. Revoke it first on the API keys page, then rotate "
@@ -41,7 +42,7 @@ def to_text(findings: Sequence[Finding], scanned: str) -> str:
     real = sum(f.kind == REAL for f in findings)
     lines.append(f"\n{len(findings)} finding(s), {real} real. Scanned: {scanned}. Keys are shown masked.")
     if real:
-        lines.append("Next: revoke each real key first (https://platform.openai.com/api-keys), rotate it "
+        lines.append(f"Next: revoke each real key first ({API_KEYS_URL}), rotate it "
                      "(`keylab rotate`), then remove it from the files and from git history.")
     return "\n".join(lines)
 
