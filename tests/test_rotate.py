@@ -12,7 +12,7 @@ import openai
 import pytest
 
 from keylab.cli import main
-from keylab.rotation import RotationError, make_plan, rotate, write_key
+from keylab.rotation import RotationError, make_plan, read_settings, rotate, write_key
 from keylab.sandbox import SandboxServer
 from tests.conftest import make_client
 
@@ -42,6 +42,11 @@ def _works(sandbox: SandboxServer, key: str) -> bool:
 
 def _admin(sandbox: SandboxServer, account: dict[str, Any]) -> openai.OpenAI:
     return openai.OpenAI(admin_api_key=account["admin_key"], base_url=sandbox.base_url, max_retries=0)
+
+
+def _plan(admin: openai.OpenAI, env_file: Path, **options: Any) -> Any:
+    key, _admin_key, base_url = read_settings(env_file, {})
+    return make_plan(admin, env_file, key, base_url, **options)
 
 
 def test_rotate_end_to_end(tmp_path: Path, sandbox: SandboxServer, account: dict[str, Any],
@@ -85,7 +90,7 @@ def test_failure_between_create_and_revoke_leaves_a_working_key(
         tmp_path: Path, sandbox: SandboxServer, account: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
     env_file = _env(tmp_path, sandbox, account)
     admin = _admin(sandbox, account)
-    plan, _old = make_plan(admin, env_file, {})
+    plan = _plan(admin, env_file)
     keys = admin.admin.organization.projects.api_keys
 
     def refuse(*args: Any, **kwargs: Any) -> Any:
@@ -107,7 +112,7 @@ def test_new_key_that_fails_is_deleted_and_env_untouched(tmp_path: Path, sandbox
     env_file = _env(tmp_path, sandbox, account)
     before = env_file.read_bytes()
     admin = _admin(sandbox, account)
-    plan, _old = make_plan(admin, env_file, {})
+    plan = _plan(admin, env_file)
     created: list[str] = []
 
     def broken_client(**kwargs: Any) -> openai.OpenAI:
@@ -175,3 +180,62 @@ def test_finds_the_env_file_as_doctor_does(tmp_path: Path, sandbox: SandboxServe
     monkeypatch.chdir(tmp_path.parent)
     assert main(["rotate", "--dry-run"]) == 0
     assert str(env_file) in capsys.readouterr().out
+
+
+def test_a_failed_create_changes_nothing(tmp_path: Path, sandbox: SandboxServer, account: dict[str, Any],
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    env_file = _env(tmp_path, sandbox, account)
+    before = env_file.read_bytes()
+    admin = _admin(sandbox, account)
+    plan = _plan(admin, env_file)
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise openai.APIConnectionError(request=httpx.Request("POST", sandbox.base_url))
+
+    monkeypatch.setattr(admin.admin.organization.projects.service_accounts, "create", refuse)
+    monkeypatch.setattr(admin.admin.organization.projects.service_accounts.api_keys, "create", refuse)
+    with pytest.raises(RotationError, match="could not create the new key.*Nothing changed.*still holds the old key"):
+        rotate(admin, plan, client_factory=openai.OpenAI, report=lambda line: None)
+    assert env_file.read_bytes() == before and _works(sandbox, account["api_key"])
+    assert not (tmp_path / ".env.bak").exists()
+
+
+def _fake_admin(keys_by_project: dict[str, list[tuple[str, str]]]) -> Any:
+    """An admin client whose projects list keys as (id, redacted value), owned by people."""
+    from types import SimpleNamespace
+
+    def list_keys(project_id: str, **_: Any) -> list[Any]:
+        return [SimpleNamespace(id=kid, name=f"key {kid}", redacted_value=redacted,
+                                owner=SimpleNamespace(type="user", service_account=None))
+                for kid, redacted in keys_by_project[project_id]]
+
+    projects = SimpleNamespace(list=lambda: [SimpleNamespace(id=pid) for pid in keys_by_project],
+                               api_keys=SimpleNamespace(list=list_keys))
+    return SimpleNamespace(admin=SimpleNamespace(organization=SimpleNamespace(projects=projects)))
+
+
+KEY = "sk-proj-" + "a" * 20 + "T3BlbkFJ" + "b" * 16 + "wxyz"
+
+
+def test_find_old_key_needs_exactly_one_match() -> None:
+    from keylab.rotation import find_old_key
+
+    with pytest.raises(RotationError, match="not among the project keys.*--project and --key-id"):
+        find_old_key(_fake_admin({"proj_1": [("key_1", "sk-proj-...zzzz")]}), KEY)
+    twice = _fake_admin({"proj_1": [("key_1", "sk-proj-...wxyz")], "proj_2": [("key_2", "sk-proj-...wxyz")]})
+    with pytest.raises(RotationError, match="more than one key.*key_1 in proj_1, key_2 in proj_2.*--key-id"):
+        find_old_key(twice, KEY)
+    old = find_old_key(twice, KEY, key_id="key_2")
+    assert (old.key_id, old.project_id, old.owner_type, old.service_account_id) == ("key_2", "proj_2", "user", None)
+    assert find_old_key(twice, KEY, project_id="proj_1").key_id == "key_1"
+
+
+def test_key_id_chooses_the_key_on_the_command_line(tmp_path: Path, sandbox: SandboxServer,
+                                                    account: dict[str, Any],
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    env_file = _env(tmp_path, sandbox, account)
+    old = _plan(_admin(sandbox, account), env_file).old
+    assert main(["rotate", "--env-file", str(env_file), "--key-id", old.key_id, "--dry-run"]) == 0
+    assert f"(key {old.key_id}, project {old.project_id})" in capsys.readouterr().out
+    assert main(["rotate", "--env-file", str(env_file), "--key-id", "key_nobody", "--dry-run"]) == 1
+    assert "not among the project keys" in capsys.readouterr().err

@@ -24,6 +24,7 @@ from keylab.keys import KeyKind, classify, mask
 ENV_FILE_VAR = "KEYLAB_ENV_FILE"
 KEY_VAR = "OPENAI_API_KEY"
 BASE_URL_VAR = "OPENAI_BASE_URL"
+ADMIN_KEY_VAR = "OPENAI_ADMIN_KEY"  # the variable the official SDK reads an admin key from
 LIVE_HOST = "api.openai.com"
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 

@@ -11,19 +11,17 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from dotenv import dotenv_values
 
+from keylab.environment import ADMIN_KEY_VAR, BASE_URL_VAR, KEY_VAR
 from keylab.files import atomic_write
 from keylab.keys import mask
 from keylab.platform_facts import ADMIN_KEYS_URL, API_KEYS_URL
 
-KEY_VAR = "OPENAI_API_KEY"
-ADMIN_VAR = "OPENAI_ADMIN_KEY"
-URL_VAR = "OPENAI_BASE_URL"
 _KEY_LINE = re.compile(rf"^(?P<lead>\s*(?:export\s+)?{KEY_VAR}\s*=\s*)(?P<value>.*)$")
 
 
@@ -72,7 +70,6 @@ class Result:
     new_key_id: str
     new_masked: str
     backup: Path
-    steps: list[str] = field(default_factory=list)
 
 
 def backup_path(env_file: Path) -> Path:
@@ -88,12 +85,12 @@ def read_settings(env_file: Path, environ: Mapping[str, str]) -> tuple[str, str,
     key = values.get(KEY_VAR) or ""
     if not key:
         raise RotationError(f"{env_file} has no {KEY_VAR}: there is no key to rotate.")
-    admin = environ.get(ADMIN_VAR) or values.get(ADMIN_VAR) or ""
+    admin = environ.get(ADMIN_KEY_VAR) or values.get(ADMIN_KEY_VAR) or ""
     if not admin:
-        raise RotationError(f"no admin key: set {ADMIN_VAR} in the environment or in {env_file.name}. "
+        raise RotationError(f"no admin key: set {ADMIN_KEY_VAR} in the environment or in {env_file.name}. "
                             f"Create one at {ADMIN_KEYS_URL} (or `keylab sandbox account create` prints a "
                             "sandbox one). Keep it out of the project's code and history.")
-    return key, admin, values.get(URL_VAR) or environ.get(URL_VAR) or None
+    return key, admin, values.get(BASE_URL_VAR) or environ.get(BASE_URL_VAR) or None
 
 
 def _matches(redacted: str, key: str) -> bool:
@@ -123,16 +120,16 @@ def find_old_key(admin: Any, key: str, *, project_id: str | None = None, key_id:
     return found[0]
 
 
-def make_plan(admin: Any, env_file: Path, environ: Mapping[str, str], *, project_id: str | None = None,
+def make_plan(admin: Any, env_file: Path, key: str, base_url: str | None, *, project_id: str | None = None,
               key_id: str | None = None, scopes: Sequence[str] | None = None,
-              expires_in_days: int | None = None, today: dt.date | None = None) -> tuple[Plan, str]:
-    """The plan, and the current key it replaces (kept out of the plan so the plan can be printed)."""
-    key, _admin_key, base_url = read_settings(env_file, environ)
+              expires_in_days: int | None = None, today: dt.date | None = None) -> Plan:
+    """The plan to replace `key` (and `base_url`), as read_settings read them from `env_file`. The key
+    itself stays out of the plan, so the plan can be printed."""
     old = find_old_key(admin, key, project_id=project_id, key_id=key_id)
     day = (today or dt.date.today()).isoformat()
     stem = re.sub(r"\s*\(rotated [0-9-]+\)$", "", old.name) or "rotated key"
     return Plan(env_file, base_url, old, f"{stem} (rotated {day})", list(scopes) if scopes else None,
-                expires_in_days * 86400 if expires_in_days else None), key
+                expires_in_days * 86400 if expires_in_days else None)
 
 
 def create_replacement(admin: Any, plan: Plan) -> tuple[str, str]:

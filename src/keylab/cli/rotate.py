@@ -54,14 +54,14 @@ def _run(args: argparse.Namespace) -> int:
     location = locate_env_file(args.env_file)
     env_file = location.path or location.searched[0]  # a missing file gets read_settings' message
     try:
-        _key, admin_key, base_url = read_settings(env_file, os.environ)
+        key, admin_key, base_url = read_settings(env_file, os.environ)
         admin = openai.OpenAI(admin_api_key=admin_key, base_url=base_url, max_retries=2)
         if args.revoke_only:
             admin.admin.organization.projects.api_keys.delete(args.revoke_only, project_id=args.project)
             print(f"Revoked key {args.revoke_only}.")
             return 0
-        plan, _old = make_plan(admin, env_file, os.environ, project_id=args.project, key_id=args.key_id,
-                               scopes=args.scopes, expires_in_days=args.expires_in_days)
+        plan = make_plan(admin, env_file, key, base_url, project_id=args.project, key_id=args.key_id,
+                         scopes=args.scopes, expires_in_days=args.expires_in_days)
         print("\n".join(plan.lines()))
         if args.dry_run:
             print("Dry run: nothing changed.")
