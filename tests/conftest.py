@@ -40,13 +40,13 @@ def loopback_only_probe(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     only loopback servers are ever asked, and no answer outlives a test."""
     from keylab import sandbox_probe
 
-    ask = sandbox_probe._ask
+    ask = sandbox_probe.answers_as_sandbox
 
-    def loopback_ask(root: str) -> bool:
+    def loopback_ask(root: str, timeout: float = sandbox_probe.TIMEOUT_S) -> bool:
         host = (urlsplit(root).hostname or "").lower()
-        return ask(root) if host in ("127.0.0.1", "localhost", "::1") else False
+        return ask(root, timeout) if host in ("127.0.0.1", "localhost", "::1") else False
 
-    monkeypatch.setattr(sandbox_probe, "_ask", loopback_ask)
+    monkeypatch.setattr(sandbox_probe, "answers_as_sandbox", loopback_ask)
     sandbox_probe.forget()
     yield
     sandbox_probe.forget()

@@ -8,7 +8,11 @@ directory so they never see a learner's real sandbox or progress.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
+
+PORT_VAR = "KEYLAB_SANDBOX_PORT"
+DEFAULT_PORT = 8765
 
 
 def course_root() -> Path | None:
@@ -40,6 +44,13 @@ def keylab_home() -> Path:
         home = root / ".keylab" if root else Path.home() / ".keylab"
     home.mkdir(parents=True, exist_ok=True)
     return home
+
+
+def sandbox_port(environ: Mapping[str, str] | None = None) -> int:
+    """The loopback port of this user's sandbox: $KEYLAB_SANDBOX_PORT, else 8765 (one port for
+    `keylab start` and JupyterLab's launcher entry, keylab.hub.proxy)."""
+    value = (os.environ if environ is None else environ).get(PORT_VAR, "")
+    return int(value) if value.strip().isdigit() else DEFAULT_PORT
 
 
 def sandbox_data_dir() -> Path:

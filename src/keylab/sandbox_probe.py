@@ -29,16 +29,18 @@ def is_sandbox(base_url: str) -> bool:
     known = _answers.get(root)
     if known is not None and (known[0] or time.monotonic() - known[1] < RETRY_AFTER_S):
         return known[0]
-    answer = _ask(root)
+    answer = answers_as_sandbox(root)
     _answers[root] = (answer, time.monotonic())
     return answer
 
 
-def _ask(root: str) -> bool:
+def answers_as_sandbox(root: str, timeout: float = TIMEOUT_S) -> bool:
+    """Ask now (nothing remembered): does `root` + /sandbox/health answer 200 with the sandbox's
+    header? `root` is the server's address without /v1 (`http://127.0.0.1:8765`)."""
     import httpx
 
     try:
-        response = httpx.get(root + HEALTH_PATH, timeout=TIMEOUT_S, follow_redirects=False)
+        response = httpx.get(root + HEALTH_PATH, timeout=timeout, follow_redirects=False)
     except (httpx.HTTPError, ValueError):
         return False
     return response.status_code == 200 and response.headers.get(SANDBOX_HEADER) == "1"

@@ -9,51 +9,38 @@ that file (lesson 02 shows how) and nothing else.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import signal
 import subprocess
 import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 from decimal import Decimal
 from pathlib import Path
 from typing import IO
 
 from keylab.keys import mask
+from keylab.paths import sandbox_port
 
 STARTER_CREDIT = Decimal("5")
 FIRST_NOTEBOOK = "notebooks/00-welcome.ipynb"
+READY_LINE = "Sandbox running."  # `--no-lab` prints it once ready; keylab.hub.singleuser waits for it
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("start", help="start the sandbox and open the course in JupyterLab")
-    parser.add_argument("--port", type=int, default=_default_port(),
+    parser.add_argument("--port", type=int, default=sandbox_port(),
                         help="sandbox port (default $KEYLAB_SANDBOX_PORT or 8765; 0 picks a free one)")
     parser.add_argument("--no-browser", action="store_true", help="do not open a browser window")
     parser.add_argument("--no-lab", action="store_true", help="start only the sandbox (for a classroom server)")
     parser.set_defaults(handler=_start)
 
 
-def _default_port() -> int:
-    from keylab.hub.proxy import sandbox_port  # one port for `keylab start` and JupyterLab's launcher entry
-
-    return sandbox_port()
-
-
-def _healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/sandbox/health", timeout=0.5) as response:  # noqa: S310 (loopback)
-            return json.load(response).get("status") == "ok"
-    except (OSError, ValueError, urllib.error.URLError):
-        return False
-
-
 def _start_sandbox(port: int, data_dir: Path) -> tuple[str, subprocess.Popen[bytes] | None]:
+    from keylab import sandbox_probe
+
     url = f"http://127.0.0.1:{port}"
-    if _healthy(url):
+    if sandbox_probe.answers_as_sandbox(url, timeout=0.5):
         print(f"Using the keylab sandbox already running at {url}/v1")
         return url, None
     process = subprocess.Popen(
@@ -169,7 +156,7 @@ def _start(args: argparse.Namespace) -> int:
         _write_env(root, f"{url}/v1", data_dir)
         _copy_labs(root)
         if args.no_lab:
-            print("Sandbox running. Press Ctrl-C to stop.")
+            print(f"{READY_LINE} Press Ctrl-C to stop.")
             while process is None or process.poll() is None:
                 time.sleep(1)
             return 0
@@ -181,8 +168,6 @@ def _start(args: argparse.Namespace) -> int:
         return 0
     finally:
         if process is not None:
-            process.terminate()
-            try:
-                process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                process.kill()
+            from keylab.processes import stop
+
+            stop(process, timeout=5)

@@ -15,24 +15,16 @@ stays idle while the sandbox that `keylab start --no-lab` began keeps answering.
 from __future__ import annotations
 
 import argparse
-import os
 import signal
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
+from keylab.paths import sandbox_port
 from keylab.sandbox.hosts import ALLOWED_HOSTS_VAR, ANY_HOST
 
-PORT_VAR = "KEYLAB_SANDBOX_PORT"
-DEFAULT_PORT = 8765
 ICON = Path(__file__).with_name("keylab.svg")
-
-
-def sandbox_port(environ: dict[str, str] | os._Environ[str] | None = None) -> int:
-    """The loopback port of this user's sandbox: $KEYLAB_SANDBOX_PORT, else 8765."""
-    value = (os.environ if environ is None else environ).get(PORT_VAR, "")
-    return int(value) if value.strip().isdigit() else DEFAULT_PORT
 
 
 def setup_keylab() -> dict[str, Any]:
@@ -50,15 +42,9 @@ def setup_keylab() -> dict[str, Any]:
 
 
 def _health(port: int) -> bool:
-    import httpx
+    from keylab import sandbox_probe
 
-    from keylab.sandbox_probe import HEALTH_PATH, SANDBOX_HEADER
-
-    try:
-        response = httpx.get(f"http://127.0.0.1:{port}{HEALTH_PATH}", timeout=1.0)
-    except httpx.HTTPError:
-        return False
-    return response.headers.get(SANDBOX_HEADER) == "1"
+    return sandbox_probe.answers_as_sandbox(f"http://127.0.0.1:{port}", timeout=1.0)
 
 
 def main(argv: list[str] | None = None) -> int:

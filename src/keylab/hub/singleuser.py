@@ -18,10 +18,10 @@ import sys
 import threading
 from typing import IO
 
+from keylab.cli.start import READY_LINE
 from keylab.processes import stop
 from keylab.sandbox.hosts import ALLOWED_HOSTS_VAR, ANY_HOST
 
-READY_LINE = "Sandbox running."
 START_TIMEOUT_S = 60.0
 
 
