@@ -13,7 +13,6 @@ import http.server
 import json
 import os
 import shutil
-import socket
 import subprocess
 import threading
 from collections.abc import Iterator, Mapping
@@ -23,6 +22,7 @@ import pytest
 
 from keylab import environment
 from keylab.cli import doctor as doctor_cli
+from keylab.cli.calculator import free_port
 from keylab.doctor import PROBLEMS, diagnose, doctor, filecheck, run
 from keylab.doctor.docs import DOC_PATH, render_markdown
 from keylab.keys import generate_sandbox_key, mask, real_shaped_key
@@ -525,12 +525,6 @@ def other_server(status: int, content_type: str, body: bytes) -> Iterator[tuple[
         server.server_close()
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_healthy_project_answers_and_accepts_the_key(project: Path, sandbox, account) -> None:
     write_env(project, healthy_text(account["api_key"], url=sandbox.base_url))
     report = run(project, environ={})
@@ -554,6 +548,21 @@ def test_offline_skips_the_network_check(project: Path, capsys: pytest.CaptureFi
     assert cli("--project", str(project), offline=False) == 1
     assert "ERROR KD021 api-unreachable" in capsys.readouterr().out
     assert cli("--project", str(project), offline=True) == 0
+
+
+def test_offline_never_asks_a_base_url_elsewhere_whether_it_is_a_sandbox(
+        project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--offline sends no request at all: not even the sandbox probe of a non-loopback base URL."""
+    from keylab import sandbox_probe
+
+    asked: list[str] = []
+    monkeypatch.setattr(sandbox_probe, "answers_as_sandbox", lambda root, timeout=0: asked.append(root) or True)
+    write_env(project, healthy_text(url="http://192.0.2.10:8765/v1"))
+    report = run(project, environ={}, offline=True)
+    assert asked == []
+    assert report.status.mode == "not configured"  # not asked, so not known to be a sandbox
+    assert environment.status({"OPENAI_BASE_URL": "http://192.0.2.10:8765/v1"}).mode == "sandbox"  # asks
+    assert asked == ["http://192.0.2.10:8765"]
 
 
 def test_kd022_https_to_the_sandbox(project: Path, sandbox, account) -> None:

@@ -304,16 +304,17 @@ def _host(url: str | None) -> str:
         return ""
 
 
-def mode(environ: Mapping[str, str] | None = None) -> str:
+def mode(environ: Mapping[str, str] | None = None, *, probe: bool = True) -> str:
     """"sandbox", "live" or "not configured", from OPENAI_BASE_URL and OPENAI_API_KEY.
 
     A base URL on this computer is the sandbox; one elsewhere (a class sandbox on the room's
-    network, a JupyterHub proxy) is the sandbox when the server there says it is one."""
+    network, a JupyterHub proxy) is the sandbox when the server there says it is one. With
+    `probe=False` (the doctor's --offline) that server is not asked: only loopback counts."""
     env = os.environ if environ is None else environ
     base_url = env.get(BASE_URL_VAR)
     if is_loopback_url(base_url):
         return "sandbox"
-    if base_url and not is_live_url(base_url):
+    if probe and base_url and not is_live_url(base_url):
         from keylab.sandbox_probe import is_sandbox  # local: only for a base URL elsewhere
 
         if is_sandbox(base_url):
@@ -362,14 +363,16 @@ class Status:
         printer.text(str(self))  # type: ignore[attr-defined]
 
 
-def status(environ: Mapping[str, str] | None = None) -> Status:
-    """The mode, base URL and masked key the SDK will use, for the first cell of each notebook."""
+def status(environ: Mapping[str, str] | None = None, *, probe: bool = True) -> Status:
+    """The mode, base URL and masked key the SDK will use, for the first cell of each notebook.
+
+    `probe=False` never goes on the network (see `mode`)."""
     env = os.environ if environ is None else environ
     key = env.get(KEY_VAR) or ""
     base_url = (env.get(BASE_URL_VAR) or "").strip()
     info = classify(key)
     return Status(
-        mode=mode(env),
+        mode=mode(env, probe=probe),
         base_url=safe_url(base_url) if base_url else DEFAULT_BASE_URL,
         base_url_is_default=not base_url,
         key_masked=mask(key.strip()) if key else "(not set)",

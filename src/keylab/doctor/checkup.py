@@ -69,6 +69,7 @@ def run(
 
     key, key_where = source(KEY_VAR)
     kind = KeyKind.EMPTY
+    key_has_errors = False
     if not key:
         findings.append(_missing_key(env, file_values, key, key_where))
     else:
@@ -78,12 +79,13 @@ def run(
         for i, (value, where) in enumerate(checked):
             more, info = check_key_value(value, where)
             findings += [f for f in more if f not in findings]
+            key_has_errors = key_has_errors or any(f.severity == "error" for f in more)
             if i == 0:
                 kind = info.kind
     url, url_where = source(BASE_URL_VAR)
     url_findings = check_base_url(url, url_where, kind)
     findings += url_findings
-    key_ok = bool(key) and not any(f.variable_is(KEY_VAR) and f.severity == "error" for f in findings)
+    key_ok = bool(key) and not key_has_errors
     api = _reach(url or DEFAULT_BASE_URL, key if key_ok else None, offline, bool(url_findings))
     findings += api.findings
 
@@ -97,7 +99,8 @@ def run(
 
     merged = {**file_values, **env}
     findings.sort(key=lambda f: f.code)
-    return Report(tuple(findings), tuple(notes), location.path, location.looked_in, status(merged), api.summary)
+    where = status(merged, probe=not offline)  # --offline: no request at all, the sandbox probe included
+    return Report(tuple(findings), tuple(notes), location.path, location.looked_in, where, api.summary)
 
 
 def _reach(url: str, key: str | None, offline: bool, url_has_problems: bool) -> reach.Reach:

@@ -31,10 +31,6 @@ class Finding:
         p: Problem = problem(code)
         return cls(p.code, p.name, p.severity, p.title, detail, p.fix, MappingProxyType(dict(data)))
 
-    def variable_is(self, name: str) -> bool:
-        """True when this finding is about the variable `name` (the key checks record it)."""
-        return self.data.get("variable") == name
-
     def to_dict(self) -> dict[str, Any]:
         """The JSON shape: code, name, severity, title, detail, fix, then any extra data."""
         out: dict[str, Any] = {

@@ -46,16 +46,19 @@ def _json(response: httpx.Response) -> Any:
         return None
 
 
-def _error_code(body: Any) -> str:
+def _error(body: Any) -> dict[str, Any]:
+    """The `error` object of an API error body ({} when there is none)."""
     error = body.get("error") if isinstance(body, dict) else None
-    if isinstance(error, dict):
-        return str(error.get("code") or error.get("type") or "")
-    return ""
+    return error if isinstance(error, dict) else {}
+
+
+def _error_code(body: Any) -> str:
+    error = _error(body)
+    return str(error.get("code") or error.get("type") or "")
 
 
 def _error_message(body: Any) -> str:
-    error = body.get("error") if isinstance(body, dict) else None
-    return str(error.get("message") or "") if isinstance(error, dict) else ""
+    return str(_error(body).get("message") or "")
 
 
 def check(base_url: str, key: str | None, *, timeout: float = TIMEOUT_S,
