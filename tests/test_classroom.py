@@ -14,7 +14,7 @@ import openai
 import pytest
 from openai import OpenAI
 
-from keylab import environment, sandbox_probe
+from keylab import environment
 from keylab.cli import main
 from keylab.keys import real_shaped_key
 from keylab.labs.classroom import report_check
@@ -237,24 +237,37 @@ def test_create_prints_env_lines_and_writes_env_files(
     assert key in env_file.read_text() and env_file.stat().st_mode & 0o077 == 0
 
 
+def test_env_files_written_again_are_readable_only_by_you(
+        room: SandboxServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """An EMAIL.env already there (say 0o644, from an earlier copy) is not left readable by others."""
+    env_dir = tmp_path / "env"
+    env_dir.mkdir()
+    env_file = env_dir / "rewritten@example.com.env"
+    env_file.write_text("# an old file\n")
+    env_file.chmod(0o644)
+    path = tmp_path / "r.csv"
+    path.write_text("name,email\nRe Written,rewritten@example.com\n")
+    assert main(["classroom", "create", "--data", str(room.data_dir), "--roster", str(path), "--budget-usd", "1",
+                 "--env-dir", str(env_dir)]) == 0
+    key = re.search(r"OPENAI_API_KEY=(sk-proj-\S+)", capsys.readouterr().out)[1]
+    assert key in env_file.read_text() and "an old file" not in env_file.read_text()
+    assert env_file.stat().st_mode & 0o777 == 0o600
+
+
 # ---------------------------------------------------------------- a sandbox elsewhere on the network
 
 
 def test_a_sandbox_at_a_non_loopback_address_counts_as_a_sandbox(
-        room: SandboxServer, monkeypatch: pytest.MonkeyPatch) -> None:
+        room: SandboxServer, plain_http: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """Detected by asking the server (its health answer's header), not from the address."""
-    sandbox_probe.forget()
     monkeypatch.setattr(environment, "is_loopback_url", lambda url: False)  # as if it were 192.168.x.y
     key = {"OPENAI_API_KEY": "sk-proj-" + "a" * 40}
     assert environment.mode({**key, "OPENAI_BASE_URL": room.base_url}) == "sandbox"
-    other = serve_plain_http()
-    try:
-        assert environment.mode({**key, "OPENAI_BASE_URL": other + "/v1"}) == "not configured"
-    finally:
-        sandbox_probe.forget()
+    assert environment.mode({**key, "OPENAI_BASE_URL": plain_http + "/v1"}) == "not configured"
 
 
-def serve_plain_http() -> str:
+@pytest.fixture
+def plain_http() -> Iterator[str]:
     """A server on a free loopback port that is not a sandbox (it answers 200 to everything)."""
     import http.server
     import threading
@@ -269,8 +282,14 @@ def serve_plain_http() -> str:
             pass
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
 
 
 def test_binding_beyond_loopback_needs_allow_remote(capsys: pytest.CaptureFixture[str]) -> None:

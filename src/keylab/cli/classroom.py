@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
+
+from keylab.cli.options import data_dir, parse_usd
 
 DEFAULT_BASE_URL = "http://127.0.0.1:8765/v1"
 
@@ -67,21 +68,9 @@ def _data_argument(parser: argparse.ArgumentParser) -> None:
 
 
 def _open_store(value: str | None):  # -> Store
-    from keylab.paths import sandbox_data_dir
     from keylab.sandbox.store import Store
 
-    return Store(Path(value).expanduser() if value else sandbox_data_dir())
-
-
-def _usd(value: str, option: str) -> Decimal | None:
-    try:
-        amount = Decimal(value)
-        if not amount.is_finite() or amount < 0:
-            raise InvalidOperation
-    except InvalidOperation:
-        print(f"error: {option} must be an amount in US dollars such as 5 or 10.50, not {value!r}", file=sys.stderr)
-        return None
-    return amount
+    return Store(data_dir(value))
 
 
 def _create(args: argparse.Namespace) -> int:
@@ -89,8 +78,8 @@ def _create(args: argparse.Namespace) -> int:
     from keylab.sandbox.classroom.students import DEFAULT_RPM, DEFAULT_TPM, ClassroomError, create_class
     from keylab.sandbox.clock import Clock
 
-    budget = _usd(args.budget_usd, "--budget-usd")
-    credit = _usd(args.credits_usd, "--credits-usd") if args.credits_usd is not None else budget
+    budget = parse_usd(args.budget_usd, "--budget-usd")
+    credit = parse_usd(args.credits_usd, "--credits-usd") if args.credits_usd is not None else budget
     if budget is None or credit is None:
         return 2
     try:
@@ -126,13 +115,14 @@ def _create(args: argparse.Namespace) -> int:
 
 
 def _write_env_files(folder: Path, students: list, base_url: str) -> None:
+    from keylab.files import atomic_write
+
     folder.mkdir(parents=True, exist_ok=True)
     for student in students:
-        path = folder / f"{student.email}.env"
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(f"# keylab class sandbox: {student.name} <{student.email}>\n")
-            handle.write("\n".join(student.env_lines(base_url)) + "\n")
+        text = f"# keylab class sandbox: {student.name} <{student.email}>\n"
+        text += "\n".join(student.env_lines(base_url)) + "\n"
+        # A new file beside it, renamed over: an existing EMAIL.env (0o644, say) ends up 0o600 too.
+        atomic_write(folder / f"{student.email}.env", text.encode("utf-8"), mode=0o600)
 
 
 def _report(args: argparse.Namespace) -> int:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from decimal import Decimal, InvalidOperation
-from pathlib import Path
+
+from keylab.cli.options import data_dir, parse_usd
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -45,12 +45,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sandbox_platform.register(actions)
 
 
-def _data_dir(value: str | None) -> Path:
-    from keylab.paths import sandbox_data_dir
-
-    return Path(value).expanduser() if value else sandbox_data_dir()
-
-
 def _serve(args: argparse.Namespace) -> int:
     from keylab.environment import is_loopback_url
     from keylab.sandbox.server import _url, run_foreground
@@ -63,7 +57,7 @@ def _serve(args: argparse.Namespace) -> int:
             return 2
         print(REMOTE_WARNING.format(host=args.host), file=sys.stderr, flush=True)
     try:
-        return run_foreground(_data_dir(args.data), args.host, args.port,
+        return run_foreground(data_dir(args.data), args.host, args.port,
                               allowed_hosts=tuple(args.allowed_host), public=args.public_url)
     except OSError as error:
         print(f"error: {error}", file=sys.stderr)
@@ -85,15 +79,10 @@ def _account_create(args: argparse.Namespace) -> int:
     from keylab.sandbox.clock import Clock
     from keylab.sandbox.store import Store
 
-    try:
-        amount = Decimal(args.credits)
-        if not amount.is_finite() or amount < 0:
-            raise InvalidOperation
-    except InvalidOperation:
-        print(f"error: --credits must be an amount in US dollars such as 5 or 10.50, not {args.credits!r}",
-              file=sys.stderr)
+    amount = parse_usd(args.credits, "--credits")
+    if amount is None:
         return 2
-    store = Store(_data_dir(args.data))
+    store = Store(data_dir(args.data))
     try:
         if args.email and store.query_one("SELECT 1 FROM users WHERE email = ?", (args.email,)):
             print(f"error: an account with the email {args.email} already exists in this sandbox; "
