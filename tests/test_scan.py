@@ -232,3 +232,43 @@ def test_notebook_metadata_after_the_cells_is_named_as_metadata(tmp_path: Path) 
     nb.metadata["secrets"] = {"OPENAI_API_KEY": key}
     nbformat.write(nb, tmp_path / "n.ipynb")
     assert sorted(f.where for f in scan_paths([tmp_path], tmp_path)) == ["cell 2", "metadata"]
+
+
+def test_a_key_re_added_in_a_later_commit_is_reported_once(leaky_repo) -> None:
+    repo, first, _second = leaky_repo
+    (repo / "config.py").write_text(f"KEY = '{first}'\n")  # put back, on another line
+    _git(repo, "add", ".")
+    _git(repo, "commit", "-qm", "again")
+    findings = [f for f in scan_history(repo, root=repo) if f.path == "config.py"]
+    assert [(f.line, f.fingerprint) for f in findings] == [(3, fingerprint(first))]  # where it entered
+    assert findings == [f for f in scan_history(repo) if f.path == "config.py"]
+
+
+def test_a_key_in_a_binary_file_on_disk_is_found_masked(tmp_path: Path) -> None:
+    key = make_key(random.Random(21), "project")
+    (tmp_path / "shot.db").write_bytes(b"\x00\x01SQLite\x00\xff\xfe" + key.encode() + b"\x00\x9c\xff")
+    (hit,) = scan_paths([tmp_path], tmp_path)
+    assert (hit.path, hit.kind, hit.fingerprint) == ("shot.db", "real", fingerprint(key))
+    assert key[12:-4] not in hit.excerpt and hit.excerpt.isprintable()
+
+
+def test_files_over_the_size_limit_are_skipped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from keylab.scan import sources
+
+    key = make_key(random.Random(22), "project")
+    (tmp_path / "small.txt").write_text(f"{key}\n")
+    (tmp_path / "big.txt").write_text(f"{key}\n" + "x" * 200)
+    monkeypatch.setattr(sources, "MAX_FILE_BYTES", len(key) + 50)
+    assert [f.path for f in scan_paths([tmp_path], tmp_path)] == ["small.txt"]
+
+
+def test_ignored_files_in_a_repository_below_a_plain_folder_are_marked(tmp_path: Path) -> None:
+    repo = tmp_path / "projects" / "app"
+    repo.mkdir(parents=True)
+    _git(repo, "init", "-q")
+    (repo / ".gitignore").write_text(".env\n")
+    key = make_key(random.Random(23), "project")
+    (repo / ".env").write_text(f"OPENAI_API_KEY={key}\n")
+    (repo / "notes.md").write_text(f"{key}\n")
+    found = {f.path: f.ignored for f in scan_paths([tmp_path / "projects"], tmp_path / "projects")}
+    assert found == {"app/.env": True, "app/notes.md": False}

@@ -56,7 +56,7 @@ def _run(args: argparse.Namespace) -> int:
         root = repository_root(folder) if args.git_history else None
         findings = scan_paths(paths, root)
         if root is not None:
-            findings += scan_history(root)
+            findings += scan_history(root, root=root)
     except (ScanError, BaselineError) as error:
         print(f"keylab scan: {error}", file=sys.stderr)
         return EXIT_USAGE

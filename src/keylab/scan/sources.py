@@ -33,11 +33,11 @@ class ScanError(Exception):
 def _findings_in_lines(lines: Iterable[tuple[int, str]], path: str, *, commit: str | None = None,
                        where: str | None = None) -> Iterator[Finding]:
     for number, text in lines:
-        if not has_marker(text):
-            continue
-        for hit in find_keys(text):
+        hits = find_keys(text)  # checks has_marker first: the one test most lines get
+        excerpt = masked_excerpt(text) if hits else ""
+        for hit in hits:
             yield Finding(path=path, line=number, kind=hit.kind, key_type=hit.prefix, masked=hit.masked,
-                          excerpt=masked_excerpt(text), fingerprint=hit.fingerprint, commit=commit, where=where)
+                          excerpt=excerpt, fingerprint=hit.fingerprint, commit=commit, where=where)
 
 
 def iter_files(paths: Iterable[Path]) -> Iterator[Path]:
@@ -61,7 +61,8 @@ def _read_text(path: Path) -> str | None:
         return None
     if b"\0" in data[:_BINARY_SNIFF]:
         # Binary (an image, a database): keys still show up as ASCII, e.g. in a PNG text chunk.
-        return data.decode("latin-1") if has_marker(data.decode("latin-1")) else None
+        text = data.decode("latin-1")
+        return text if has_marker(text) else None
     return data.decode("utf-8", errors="replace")
 
 
@@ -140,12 +141,9 @@ def _with_where(finding: Finding, where: str) -> Finding:
 def scan_paths(paths: Iterable[Path], base: Path | None = None) -> list[Finding]:
     """Findings in every file under `paths`, with paths shown relative to `base` (default: the cwd)."""
     base = (base or Path.cwd()).resolve()
-    findings: list[Finding] = []
-    for path in iter_files(paths):
-        found = scan_file(path, _shown(path, base))
-        if found:
-            findings += _mark_ignored(found, path.resolve())
-    return findings
+    found = [(path.resolve(), hits) for path in iter_files(paths) if (hits := scan_file(path, _shown(path, base)))]
+    ignored = _ignored_paths([path for path, _hits in found], base)
+    return [replace(f, ignored=True) if path in ignored else f for path, hits in found for f in hits]
 
 
 def _shown(path: Path, base: Path) -> str:
@@ -160,14 +158,28 @@ def _git(args: list[str], cwd: Path) -> subprocess.Popen[str]:
                             stderr=subprocess.PIPE, text=True, encoding="utf-8", errors="replace")
 
 
-def _mark_ignored(findings: list[Finding], path: Path) -> list[Finding]:
-    """Flag findings in a file git ignores (`.env`): on disk, but not about to be committed."""
+def _check_ignore(paths: list[Path], cwd: Path) -> set[Path] | None:
+    """The paths git ignores, asked in one `git check-ignore --stdin` call; None when git could not answer
+    (no git, `cwd` outside a repository, a path in another repository)."""
     try:
-        done = subprocess.run(["git", "check-ignore", "-q", path.name], cwd=path.parent, capture_output=True,
-                              timeout=30)
+        done = subprocess.run(["git", "check-ignore", "--stdin", "-z"], cwd=cwd, capture_output=True, timeout=30,
+                              input=b"".join(os.fsencode(p) + b"\0" for p in paths))
     except (OSError, subprocess.SubprocessError):
-        return findings  # no git: nothing is ignored
-    return [replace(f, ignored=True) for f in findings] if done.returncode == 0 else findings
+        return None
+    if done.returncode not in (0, 1):  # 1: none ignored
+        return None
+    return {Path(os.fsdecode(name)) for name in done.stdout.split(b"\0") if name}
+
+
+def _ignored_paths(paths: list[Path], base: Path) -> set[Path]:
+    """Files git ignores (`.env`): on disk, but not about to be committed. One git call for the whole scan;
+    files in another repository than `base`'s are asked from their own folder."""
+    if not paths:
+        return set()
+    ignored = _check_ignore(paths, base)
+    if ignored is not None:
+        return ignored
+    return {path for path in paths if _check_ignore([path], path.parent)}  # no git: nothing is ignored
 
 
 _HUNK = re.compile(r"^@@ -\d+(?:,\d+)? \+(\d+)(?:,\d+)? @@")
@@ -184,9 +196,10 @@ def repository_root(path: Path) -> Path:
     return Path(done.stdout.strip())
 
 
-def scan_history(path: Path) -> list[Finding]:
-    """Every key in every line ever added on any branch, with the commit that added it."""
-    root = repository_root(path)
+def scan_history(path: Path, *, root: Path | None = None) -> list[Finding]:
+    """Every key in every line ever added on any branch, with the commit that added it. `root`: the
+    repository's root (repository_root(path)) when the caller already has it."""
+    root = root or repository_root(path)
     head = subprocess.run(["git", "rev-parse", "--verify", "-q", "HEAD"], cwd=root, capture_output=True)
     if head.returncode != 0:
         return []  # no commits yet
@@ -206,12 +219,11 @@ def scan_history(path: Path) -> list[Finding]:
             match = _HUNK.match(line)
             number = int(match.group(1)) if match else 0
         elif line.startswith("+"):
-            if has_marker(line):
-                for finding in _findings_in_lines([(number, line[1:])], path_shown, commit=commit[:12]):
-                    # A key re-added in later commits (a moved line) is one leak: report where it entered.
-                    if (finding.fingerprint, finding.path) not in seen:
-                        seen.add((finding.fingerprint, finding.path))
-                        findings.append(finding)
+            for finding in _findings_in_lines([(number, line[1:])], path_shown, commit=commit[:12]):
+                # A key re-added in later commits (a moved line) is one leak: report where it entered.
+                if (finding.fingerprint, finding.path) not in seen:
+                    seen.add((finding.fingerprint, finding.path))
+                    findings.append(finding)
             number += 1
     error = process.stderr.read() if process.stderr else ""
     if process.wait() != 0:
