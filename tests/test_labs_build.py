@@ -198,6 +198,24 @@ def test_build_all_removes_generated_orphans_but_keeps_hand_made_files(course: t
     assert [problem.kind for problem in check_all(solutions, labs)] == ["orphan"]
 
 
+def test_build_all_keeps_an_orphan_lab_someone_ran(course: tuple[Path, Path]) -> None:
+    solutions, labs = course
+    build_all(solutions, labs)
+    orphan = labs / "lab-01-renamed.ipynb"
+    (labs / "lab-00-example.ipynb").rename(orphan)
+    nb = nbformat.read(orphan, as_version=4)
+    worked = next(cell for cell in nb.cells if cell.cell_type == "code")
+    worked.execution_count = 1
+    worked.outputs = [v4.new_output("stream", name="stdout", text="my answer\n")]
+    nbformat.write(nb, orphan)
+    before = orphan.read_bytes()
+    changes = build_all(solutions, labs)
+    assert not any("lab-01-renamed" in line for line in changes)
+    assert orphan.read_bytes() == before
+    assert [(problem.lab.name, problem.kind) for problem in check_all(solutions, labs)] == [
+        ("lab-01-renamed.ipynb", "orphan")]
+
+
 def test_cli_check_fails_when_a_solution_changed_without_rebuilding(
     course: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -24,12 +24,10 @@ import nbformat
 from nbformat import NotebookNode
 
 from keylab.labs.markers import LabBuildError, has_markers, strip_solutions
-from keylab.labs.workspace import WORK_DIR
+from keylab.labs.workspace import BANNER_ID, BANNER_KEY, WORK_DIR, free_name, is_banner
 
 SOLUTION_ONLY_TAG = "solution-only"
 RAISES_TAG = "raises-exception"
-BANNER_ID = "keylab-generated-banner"
-BANNER_KEY = "keylab"  # cell metadata key that marks the banner, so a rebuild replaces it
 SOLUTION_PREFIX = "solution-"
 LAB_PREFIX = "lab-"
 _LAB_NUMBER = re.compile(r"^(?:solution-)?(?P<lab>\d{2})-(?P<rest>.+)$")
@@ -87,10 +85,6 @@ def _banner(source_name: str, lab_name: str) -> NotebookNode:
     return cell
 
 
-def _is_banner(cell: NotebookNode) -> bool:
-    return cell.get("id") == BANNER_ID or BANNER_KEY in cell.get("metadata", {})
-
-
 def _tags(cell: NotebookNode) -> list[str]:
     return list(cell.get("metadata", {}).get("tags", []))
 
@@ -139,7 +133,7 @@ def build_lab(solution_nb: NotebookNode, solution_name: str | Path) -> NotebookN
     cells: list[NotebookNode] = []
     original_index: list[int] = []
     for index, cell in enumerate(nb.cells):
-        if _is_banner(cell) or SOLUTION_ONLY_TAG in _tags(cell):
+        if is_banner(cell) or SOLUTION_ONLY_TAG in _tags(cell):
             continue
         cells.append(cell)
         original_index.append(index)
@@ -182,20 +176,22 @@ def _solutions(solutions_dir: Path) -> list[Path]:
     return sorted(path for path in solutions_dir.glob("*.ipynb") if not path.name.startswith("."))
 
 
-def _is_generated(lab_path: Path) -> bool:
+def _parse(lab_text: str) -> NotebookNode | None:
+    """A lab file's notebook, read once for the questions below; None when it is not a notebook."""
     try:
-        nb = nbformat.read(lab_path, as_version=4)
+        return nbformat.reads(lab_text, as_version=4)
     except Exception:
-        return False
-    return bool(nb.cells) and _is_banner(nb.cells[0])
+        return None
 
 
-def _was_run(lab_path: Path) -> bool:
-    """Whether a lab file holds outputs or execution counts: a generated lab never does, so someone
+def _is_generated(nb: NotebookNode | None) -> bool:
+    return nb is not None and bool(nb.cells) and is_banner(nb.cells[0])
+
+
+def _was_run(nb: NotebookNode | None) -> bool:
+    """Whether a lab holds outputs or execution counts: a generated lab never does, so someone
     worked in it (a learner who wrote answers in labs/ instead of their copy in my-labs/)."""
-    try:
-        nb = nbformat.read(lab_path, as_version=4)
-    except Exception:
+    if nb is None:
         return True  # unreadable: keep it rather than guess
     return any(
         cell.cell_type == "code" and (cell.get("outputs") or cell.get("execution_count") is not None)
@@ -206,11 +202,9 @@ def _was_run(lab_path: Path) -> bool:
 def _keep_aside(lab_path: Path, work_dir: Path) -> Path:
     """Copy a lab someone worked in to `work_dir` under a name that is not taken, before it is rebuilt."""
     work_dir.mkdir(parents=True, exist_ok=True)
-    stem = lab_path.name.removesuffix(".ipynb")
-    candidates = [work_dir / lab_path.name] + [
-        work_dir / f"{stem}.from-labs{'' if n == 1 else n}.ipynb" for n in range(1, 1000)
-    ]
-    target = next(path for path in candidates if not path.exists())
+    target = work_dir / lab_path.name
+    if target.exists():
+        target = free_name(work_dir, lab_path.name, "from-labs")
     target.write_bytes(lab_path.read_bytes())
     return target
 
@@ -231,18 +225,27 @@ def build_all(solutions_dir: Path, labs_dir: Path, work_dir: Path | None = None)
         text = build_lab_text(solution)
         target = labs_dir / lab_file_name(solution)
         expected.add(target.name)
-        if target.is_file() and target.read_text(encoding="utf-8") == text:
+        current = target.read_text(encoding="utf-8") if target.is_file() else None
+        if current == text:
             continue
-        if target.is_file() and _was_run(target):
+        if current is not None and _was_run(_parse(current)):
             kept = _keep_aside(target, work_dir)
             changes.append(f"kept the worked-in {display_path(target)} as {display_path(kept)}")
         target.write_text(text, encoding="utf-8", newline="\n")
         changes.append(f"wrote {display_path(target)}")
     for lab in _orphans(labs_dir, expected):
-        if _is_generated(lab) and not _was_run(lab):
+        nb = _read(lab)
+        if _is_generated(nb) and not _was_run(nb):
             lab.unlink()
             changes.append(f"removed {display_path(lab)} (its solution is gone)")
     return changes
+
+
+def _read(lab_path: Path) -> NotebookNode | None:
+    try:
+        return _parse(lab_path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError):
+        return None
 
 
 def _solution_name_for(lab_name: str) -> str:
@@ -273,8 +276,8 @@ def check_all(solutions_dir: Path, labs_dir: Path) -> list[LabProblem]:
             problems.append(
                 LabProblem(lab, "missing", f"{display_path(lab)} is missing: run `keylab labs build`")
             )
-        elif lab.read_text(encoding="utf-8") != text:
-            worked_in = _was_run(lab)
+        elif (current := lab.read_text(encoding="utf-8")) != text:
+            worked_in = _was_run(_parse(current))
             advice = (
                 " (it holds outputs: someone worked in it; `keylab labs build` first copies it to "
                 f"{WORK_DIR}/, where learners' answers belong)" if worked_in else ""

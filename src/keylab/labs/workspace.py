@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 WORK_DIR = "my-labs"
 MANIFEST = ".keylab-copies.json"
-COPY_BANNER_KEY = "keylab"  # same cell-metadata key as the lab banner, so the copy's banner replaces it
+BANNER_ID = "keylab-generated-banner"
+BANNER_KEY = "keylab"  # cell-metadata key of a banner: the lab's, and the copy's that replaces it
 
 Action = Literal["copied", "kept", "offered"]
 
@@ -31,6 +33,23 @@ class CopyResult:
     lab: Path
     action: Action
     path: Path
+
+
+def is_banner(cell: Mapping) -> bool:
+    """A banner cell keylab wrote (a generated lab's or a working copy's), so a rebuild or copy replaces it."""
+    return cell.get("id") == BANNER_ID or BANNER_KEY in cell.get("metadata", {})
+
+
+def free_name(folder: Path, file_name: str, tag: str) -> Path:
+    """`<stem>.<tag>.ipynb`, or `.<tag>2`, `.<tag>3`…: the first name in `folder` not taken yet, so
+    nothing is overwritten."""
+    stem = file_name.removesuffix(".ipynb")
+    number = 1
+    while True:
+        candidate = folder / f"{stem}.{tag}{'' if number == 1 else number}.ipynb"
+        if not candidate.exists():
+            return candidate
+        number += 1
 
 
 def _digest(text: str) -> str:
@@ -57,7 +76,7 @@ def copy_text(lab_text: str, lab_name: str) -> str:
     banner = {
         "cell_type": "markdown",
         "id": "keylab-working-copy-banner",
-        "metadata": {COPY_BANNER_KEY: {"working_copy_of": f"labs/{lab_name}"}},
+        "metadata": {BANNER_KEY: {"working_copy_of": f"labs/{lab_name}"}},
         "source": (
             f"> **Your working copy** of `labs/{lab_name}`. Write your answers here: no lab build, check "
             f"or course update ever touches `{WORK_DIR}/` (it is git-ignored).\n"
@@ -68,21 +87,10 @@ def copy_text(lab_text: str, lab_name: str) -> str:
         ),
     }
     cells = nb.get("cells", [])
-    if cells and COPY_BANNER_KEY in cells[0].get("metadata", {}):
+    if cells and is_banner(cells[0]):
         cells = cells[1:]
     nb["cells"] = [banner, *cells]
     return json.dumps(nb, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
-
-
-def _free_name(work_dir: Path, lab_name: str) -> Path:
-    """`lab-01-x.new.ipynb`, or `.new2`, `.new3`… : a name not taken yet, so nothing is overwritten."""
-    stem = lab_name.removesuffix(".ipynb")
-    number = 1
-    while True:
-        candidate = work_dir / f"{stem}.new{'' if number == 1 else number}.ipynb"
-        if not candidate.exists():
-            return candidate
-        number += 1
 
 
 def _write_new(path: Path, text: str) -> None:
@@ -112,7 +120,7 @@ def ensure_working_copies(labs_dir: Path, work_dir: Path) -> list[CopyResult]:
             manifest.setdefault(lab.name, digest)
             results.append(CopyResult(lab, "kept", copy))
         else:
-            offered = _free_name(work_dir, lab.name)
+            offered = free_name(work_dir, lab.name, "new")
             _write_new(offered, copy_text(text, lab.name))
             manifest[lab.name] = digest
             results.append(CopyResult(lab, "offered", offered))
