@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-import tempfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
@@ -153,11 +152,11 @@ class ExerciseProgress:
 
     @property
     def symbol(self) -> str:
-        return SYMBOLS[self.best or self.status]
+        return SYMBOLS[self.best]  # __post_init__ set it
 
     @property
     def label(self) -> str:
-        return LABELS[self.best or self.status]
+        return LABELS[self.best]
 
     @property
     def latest_differs(self) -> bool:
