@@ -16,13 +16,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from keylab.keys import _BODY_ALPHABET as _BODY
 from keylab.keys import KEY_PREFIXES, REAL_MARKER, SANDBOX_MARKER
+from keylab.scan.detect import LEGACY_HALF
 
-_BODY = string.ascii_letters + string.digits + "_-"
 _ALNUM = string.ascii_letters + string.digits
 # (prefix, characters on each side of the marker, alphabet)
 KEY_SHAPES: dict[str, tuple[str, int, str]] = {
-    "legacy": ("sk-", 20, _ALNUM),
+    "legacy": ("sk-", LEGACY_HALF, _ALNUM),
     "project": ("sk-proj-", KEY_PREFIXES["sk-proj-"], _BODY),
     "project-short": ("sk-proj-", 58, _BODY),
     "service-account": ("sk-svcacct-", KEY_PREFIXES["sk-svcacct-"], _BODY),

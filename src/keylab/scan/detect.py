@@ -15,7 +15,7 @@ import re
 from collections import Counter
 from dataclasses import asdict, dataclass
 
-from keylab.keys import REAL_MARKER, SANDBOX_MARKER, key_prefix, spells_placeholder_words
+from keylab.keys import KEY_PREFIXES, REAL_MARKER, SANDBOX_MARKER, key_prefix, spells_placeholder_words
 
 _BODY = r"[A-Za-z0-9_-]"
 # No left boundary on purpose: a key right after `\n` in a JSON string or after an ANSI colour code
@@ -102,8 +102,10 @@ def key_type(key: str) -> str:
     return match.group(0) if match and len(match.group(1)) <= 10 else "sk-"
 
 
-# Every published shape has the same number of characters on each side of the marker.
-_KNOWN_HALVES = frozenset({20, 58, 74})
+# Every published shape has the same number of characters on each side of the marker: the lengths
+# keylab.keys knows per prefix (74 and 58, also used by sk-proj-/sk-None- keys), and the legacy sk- key's.
+LEGACY_HALF = 20
+_KNOWN_HALVES = frozenset({*KEY_PREFIXES.values(), LEGACY_HALF})
 
 
 def has_published_shape(key: str, marker: str) -> bool:
