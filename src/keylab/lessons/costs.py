@@ -12,10 +12,8 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from keylab.environment import mode
+from keylab.environment import ADMIN_KEY_VAR, mode
 from keylab.pricing import Cost, format_usd
-
-ADMIN_KEY_VAR = "OPENAI_ADMIN_KEY"  # the variable the official SDK reads an admin key from
 
 
 @dataclass
