@@ -299,6 +299,17 @@ def test_half_sent_headers_are_cut_off(tmp_path: Path, monkeypatch: pytest.Monke
                 time.sleep(0.3)
 
 
+def test_only_admin_keys_have_the_specs_one_year_expiry_cap(site: SandboxServer, account: dict[str, Any]) -> None:
+    """The spec caps expires_in_seconds at 31,536,000 for admin keys alone; a project key's update
+    takes any storable expiry."""
+    longer = {"expires_in_seconds": 31_536_001}
+    answer = _api(site, "POST", f"/organization/projects/{account['project_id']}/api_keys/{account['api_key_id']}",
+                  account["admin_key"], json=longer)
+    assert answer.status_code == 200, answer.text
+    refused = _api(site, "POST", "/organization/admin_api_keys", account["admin_key"], json={"name": "k", **longer})
+    assert _is_envelope(refused, 400)["param"] == "expires_in_seconds"
+
+
 # -- odd input that once gave a 500 -----------------------------------------------------------------
 
 

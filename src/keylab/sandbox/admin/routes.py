@@ -282,7 +282,7 @@ async def update_project_key(call: Call) -> Response:
     body = await _body(call, {"scopes": "array", "expires_in_seconds": "integer"})
     return call.json(projects.update_project_key(store, call.state.clock, org_id, _param(call, "project_id"),
                                                  _param(call, "api_key_id"), scopes=_scopes_arg(body),
-                                                 expires_in_seconds=_expires_arg(body, ADMIN_KEY_MAX_EXPIRES)))
+                                                 expires_in_seconds=_expires_arg(body)))
 
 
 async def delete_project_key(call: Call) -> Response:
