@@ -16,9 +16,6 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.error
-import urllib.request
-import webbrowser
 from pathlib import Path
 from typing import IO
 
@@ -66,6 +63,9 @@ def free_port() -> int:
 
 
 def _answers(url: str) -> bool:
+    import urllib.error  # here, not at the top: `keylab --help` imports every subcommand module
+    import urllib.request
+
     try:
         with urllib.request.urlopen(url, timeout=1) as response:  # noqa: S310 (loopback)
             return response.status == 200
@@ -135,6 +135,8 @@ def _serve(args: argparse.Namespace) -> int:
             print("Press Ctrl+C to stop.", flush=True)
             gate.set()
             if not args.no_browser:
+                import webbrowser
+
                 webbrowser.open(url)
             return process.wait()
         except KeyboardInterrupt:
