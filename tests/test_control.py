@@ -30,7 +30,10 @@ def test_token_required(sandbox: SandboxServer, method: str, path: str, token: s
 
 
 def test_health_needs_no_token(sandbox: SandboxServer) -> None:
-    assert httpx.get(sandbox.url + "/sandbox/health").json() == {"status": "ok"}
+    from keylab.sandbox_probe import instance_id
+
+    answer = httpx.get(sandbox.url + "/sandbox/health").json()
+    assert answer == {"status": "ok", "instance": instance_id(sandbox.operator_token)}
 
 
 def test_create_account_and_credit(sandbox: SandboxServer, control: ControlClient) -> None:

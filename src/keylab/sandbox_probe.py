@@ -7,6 +7,7 @@ proxy, so "loopback means sandbox" is not enough. The sandbox's `/sandbox/health
 
 from __future__ import annotations
 
+import hashlib
 import time
 
 HEALTH_PATH = "/sandbox/health"
@@ -44,6 +45,26 @@ def answers_as_sandbox(root: str, timeout: float = TIMEOUT_S) -> bool:
     except (httpx.HTTPError, ValueError):
         return False
     return response.status_code == 200 and response.headers.get(SANDBOX_HEADER) == "1"
+
+
+def instance_id(operator_token: str) -> str:
+    """A public name of a sandbox's data dir, derived one-way from its operator token: the health
+    answer carries it (`instance`), so a client holding a token tells whether that sandbox is the
+    token's before sending it anywhere."""
+    return hashlib.sha256(b"keylab-sandbox-instance:" + operator_token.encode()).hexdigest()[:24]
+
+
+def instance_of(root: str, timeout: float = TIMEOUT_S) -> str | None:
+    """The `instance` the sandbox at `root` names in its health answer (None: no sandbox answered)."""
+    import httpx
+
+    try:
+        response = httpx.get(root + HEALTH_PATH, timeout=timeout, follow_redirects=False)
+        if response.status_code != 200 or response.headers.get(SANDBOX_HEADER) != "1":
+            return None
+        return str(response.json().get("instance") or "")
+    except (httpx.HTTPError, ValueError, AttributeError):
+        return None
 
 
 def forget() -> None:

@@ -54,7 +54,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     report.set_defaults(handler=_report)
 
     reset = actions.add_parser("reset", help="a student's fresh start: usage, errors and progress cleared, "
-                                             "credit back to the budget")
+                                             "credit back to the budget, their clock back on the sandbox's")
     _data_argument(reset)
     reset.add_argument("--email", required=True, help="the student's email, as in the roster")
     reset.add_argument("--new-key", action="store_true",

@@ -45,6 +45,7 @@ class KeyRecord:
     scopes: tuple[str, ...]
     rpm_limit: int | None
     tpm_limit: int | None
+    tenant_id: str | None = None  # a class student's organization: whose clock and faults apply (clock.py)
 
     def has_scope(self, *needed: str) -> bool:
         """All-permission keys have every scope; read-only keys read; restricted keys list theirs."""
@@ -83,15 +84,17 @@ class NewAccount:
         }
 
 
-def create_organization(store: Store, clock: Clock, *, name: str, owner_user_id: str | None) -> tuple[str, str]:
-    """A new organization with its Default project; returns (org_id, project_id)."""
+def create_organization(store: Store, clock: Clock, *, name: str, owner_user_id: str | None,
+                        tenant_id: str | None = None) -> tuple[str, str]:
+    """A new organization with its Default project; returns (org_id, project_id).
+    tenant_id: the class student whose practice account this is (clock.py)."""
     org_id = new_id("org-")
     project_id = new_id("proj_")
     now = clock.now_s()
     with store.transaction() as db:
         db.execute(
-            "INSERT INTO organizations (id, name, owner_user_id, created_at) VALUES (?, ?, ?, ?)",
-            (org_id, name, owner_user_id, now),
+            "INSERT INTO organizations (id, name, owner_user_id, created_at, tenant_id) VALUES (?, ?, ?, ?, ?)",
+            (org_id, name, owner_user_id, now, tenant_id),
         )
         db.execute(
             "INSERT INTO projects (id, org_id, name, created_at, is_default) VALUES (?, ?, ?, ?, 1)",
@@ -152,9 +155,11 @@ def balance_pico(store: Store, org_id: str) -> int:
 
 
 def create_account(
-    store: Store, clock: Clock, *, email: str | None = None, credits_usd: Decimal = Decimal(0)
+    store: Store, clock: Clock, *, email: str | None = None, credits_usd: Decimal = Decimal(0),
+    tenant_id: str | None = None,
 ) -> NewAccount:
-    """The instructor's shortcut: a verified user and organization, a funded balance, two keys."""
+    """The instructor's shortcut: a verified user and organization, a funded balance, two keys.
+    tenant_id: the class student whose practice account this is (clock.py)."""
     user_id = new_id("user-")
     email = email or f"learner-{user_id[-6:].lower()}@example.com"
     now = clock.now_s()
@@ -164,7 +169,8 @@ def create_account(
             " VALUES (?, ?, ?, ?, ?, ?)",
             (user_id, email, email.split("@")[0], now, now, now),
         )
-    org_id, project_id = create_organization(store, clock, name="Personal", owner_user_id=user_id)
+    org_id, project_id = create_organization(store, clock, name="Personal", owner_user_id=user_id,
+                                             tenant_id=tenant_id)
     if credits_usd > 0:
         grant_credit(store, clock, org_id, credits_usd, "keylab sandbox account create")
     api_key_id, api_key = create_key(
@@ -196,7 +202,7 @@ def find_key(store: Store, clock: Clock, full_key: str) -> KeyRecord | None:
     if entry is None:
         return None
     record, expires_at = entry  # type: ignore[misc]
-    if expires_at is not None and expires_at <= clock.now_s():
+    if expires_at is not None and expires_at <= clock.now_for(record.tenant_id):
         return None
     return record
 
@@ -206,8 +212,8 @@ _MISSING = object()
 
 def _load_key(store: Store, digest: str) -> tuple[KeyRecord, int | None] | None:
     row = store.query_one(
-        "SELECT k.*, p.archived_at AS project_archived FROM api_keys k"
-        " LEFT JOIN projects p ON p.id = k.project_id WHERE k.hash = ?",
+        "SELECT k.*, p.archived_at AS project_archived, o.tenant_id FROM api_keys k"
+        " LEFT JOIN projects p ON p.id = k.project_id JOIN organizations o ON o.id = k.org_id WHERE k.hash = ?",
         (digest,),
     )
     if row is None or row["revoked_at"] is not None or row["project_archived"] is not None:
@@ -215,6 +221,6 @@ def _load_key(store: Store, digest: str) -> tuple[KeyRecord, int | None] | None:
     record = KeyRecord(
         id=row["id"], kind=row["kind"], org_id=row["org_id"], project_id=row["project_id"], name=row["name"],
         redacted=row["redacted"], permission=row["permission"], scopes=tuple(json.loads(row["scopes"])),
-        rpm_limit=row["rpm_limit"], tpm_limit=row["tpm_limit"],
+        rpm_limit=row["rpm_limit"], tpm_limit=row["tpm_limit"], tenant_id=row["tenant_id"],
     )
     return record, row["expires_at"]

@@ -22,6 +22,7 @@ and those were never billed.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import itertools
 import logging
 import sqlite3
@@ -76,7 +77,8 @@ class Billing:
         self._used_pending: dict[str, int] = {}  # key id -> last_used_at still to write (mark_used)
         self._batch_lock = threading.Lock()
         # (loop, calls, their futures) of the calls settling in the current loop turn: see settle_async
-        self._batch: tuple[asyncio.AbstractEventLoop, list[tuple], list[asyncio.Future[None]]] | None = None
+        self._batch: tuple[asyncio.AbstractEventLoop, list[tuple], list[asyncio.Future[None]],
+                           list[contextvars.Context | None]] | None = None
 
     @property
     def quota_variant(self) -> str:
@@ -260,17 +262,21 @@ class Billing:
         with self._batch_lock:
             batch = self._batch
             if batch is None or batch[0] is not loop:
-                batch = self._batch = (loop, [], [])
-                loop.call_soon(self._flush, batch)
+                batch = self._batch = (loop, [], [], [])
+                # In a context of its own, not this first call's: no class student's clock (clock.py).
+                loop.call_soon(self._flush, batch, context=contextvars.Context())
             batch[1].append(call)
             batch[2].append(future)
+            # Its listeners run in its own context: they read the clock of its class student (clock.py).
+            batch[3].append(contextvars.copy_context() if key.tenant_id is not None else None)
         await future  # a cancelled request still gets its call billed: _flush does not depend on it
 
-    def _flush(self, batch: tuple[asyncio.AbstractEventLoop, list[tuple], list[asyncio.Future[None]]]) -> None:
+    def _flush(self, batch: tuple[asyncio.AbstractEventLoop, list[tuple], list[asyncio.Future[None]],
+                                  list[contextvars.Context | None]]) -> None:
         with self._batch_lock:
             if self._batch is batch:
                 self._batch = None
-        _, calls, futures = batch
+        _, calls, futures, contexts = batch
         errors: dict[int, BaseException] = {}
         try:
             self._commit(calls)
@@ -283,13 +289,17 @@ class Billing:
                 except Exception as error:
                     errors[index] = error
         self.release(*(call[0] for call in calls))
-        for index, ((reservation, key, _, _, cost, _), future) in enumerate(zip(calls, futures, strict=True)):
+        for index, ((reservation, key, _, _, cost, _), future, context) in enumerate(
+                zip(calls, futures, contexts, strict=True)):
             if index in errors:
                 if not future.done():
                     future.set_exception(errors[index])
                 continue
             try:
-                self._notify(reservation, key, cost)
+                if context is None:
+                    self._notify(reservation, key, cost)
+                else:
+                    context.run(self._notify, reservation, key, cost)
             except Exception as error:  # as `settle` would have raised it into the request
                 if not future.done():
                     future.set_exception(error)

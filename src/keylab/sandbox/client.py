@@ -53,14 +53,40 @@ class ControlClient:
 
     @classmethod
     def from_env(cls, data_dir: str | Path | None = None) -> ControlClient:
-        """The sandbox that OPENAI_BASE_URL points at, with the token from its data dir."""
+        """The sandbox that OPENAI_BASE_URL points at, with the credential it takes from you.
+
+        Your own sandbox (`keylab start`): the operator token from its data dir, which stages
+        things for the whole sandbox. A class sandbox, which runs on the instructor's machine: your
+        key (OPENAI_API_KEY), which stages things for you alone. Which one is decided by asking the
+        sandbox whose it is (`sandbox_probe.instance_of`), so a token is never sent to another
+        sandbox, even when this computer has run one of its own.
+        """
         base_url = os.environ.get("OPENAI_BASE_URL", "")
         if not base_url:
             raise ControlError(
                 "OPENAI_BASE_URL is not set, so there is no sandbox to stage anything on. Load your .env "
                 "(load_env()) or start the sandbox with `python3 course.py start`."
             )
-        return cls(root_url(base_url), read_operator_token(data_dir))
+        from keylab.sandbox_probe import instance_id, instance_of
+
+        url = root_url(base_url)
+        try:
+            token: str | None = read_operator_token(data_dir)
+        except ControlError as missing:
+            token, why = None, str(missing)
+        if token is not None:
+            found = instance_of(url)
+            if found is None:
+                raise ControlError(f"The sandbox at {url} does not answer. Is it running? Start it with "
+                                   "`python3 course.py start` in the course folder.")
+            if not found or found == instance_id(token):  # "": a sandbox too old to say
+                return cls(url, token)
+            why = f"the operator token in this computer's sandbox data dir belongs to another sandbox than {url}"
+        key = os.environ.get("OPENAI_API_KEY", "").strip()
+        if not key:
+            raise ControlError(f"Nothing to stage with: {why}, and OPENAI_API_KEY is not set. On a class sandbox, "
+                               "put the key your instructor gave you in .env and run load_env().")
+        return cls(url, key)
 
     def _request(self, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
         try:

@@ -2,10 +2,19 @@
 
 Lessons move it to show a monthly spend limit resetting or a rate-limit window passing, without
 waiting. The offset is kept in the database so a restart keeps the same "now".
+
+On a class sandbox each student's lessons move the clock too, and one student's "next month"
+must not be everyone's. So a *tenant* (a class student's organization and the practice accounts
+it created) may have its own offset on top of the sandbox's, and its own freeze. Which tenant is
+asking is request-scoped state: `authenticate` enters the key's tenant (`enter_tenant`) and every
+reading of the clock later in that request (rate limits, usage rows, the month of a spend limit,
+key expiry) sees that tenant's time, without the clock being passed down by hand. Code that runs
+for no request (the operator's control plane, the CLI) sees the sandbox's own time.
 """
 
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
 import functools
 import time
@@ -14,26 +23,73 @@ from keylab.sandbox.store import Store
 
 _META_KEY = "clock_offset_s"
 
+# The tenant of the request in hand (None: the sandbox's own time). A ContextVar, so each request's
+# task (and the threads and callbacks it starts with its context) sees its own.
+_TENANT: contextvars.ContextVar[str | None] = contextvars.ContextVar("keylab_sandbox_tenant", default=None)
+
+
+def enter_tenant(tenant_id: str | None) -> contextvars.Token[str | None]:
+    """From now on in this request (this context), the clock reads `tenant_id`'s time."""
+    return _TENANT.set(tenant_id)
+
+
+def leave_tenant(token: contextvars.Token[str | None]) -> None:
+    _TENANT.reset(token)
+
+
+def current_tenant() -> str | None:
+    return _TENANT.get()
+
 
 class Clock:
     def __init__(self, store: Store) -> None:
         self._store = store
         self.offset_s = float(store.get_meta(_META_KEY, "0") or 0)
         self.frozen_at: float | None = None  # in memory only: a restart lets time run again
+        self._tenant_frozen_at: dict[str, float] = {}  # the sandbox's time when a tenant froze its clock
 
     def now(self) -> float:
+        tenant = _TENANT.get()
+        return self._sandbox_now() if tenant is None else self.now_for(tenant)
+
+    def _sandbox_now(self) -> float:
         if self.frozen_at is not None:
             return self.frozen_at + self.offset_s
         return time.time() + self.offset_s
 
-    def freeze(self) -> None:
+    def now_for(self, tenant: str | None) -> float:
+        """The time `tenant` sees (None: the sandbox's own), whoever is asking."""
+        if tenant is None:
+            return self._sandbox_now()
+        base = self._tenant_frozen_at.get(tenant)
+        return (self._sandbox_now() if base is None else base) + self.tenant_offset_s(tenant)
+
+    def tenant_offset_s(self, tenant: str) -> float:
+        """How far `tenant` moved its clock. Read through the store's cache, so an offset another
+        process reset (`keylab classroom reset`) applies at the next request."""
+        cache = self._store.cache(external=False)  # the request's key lookup has just checked it
+        offset = cache.get(("tenant_clock", tenant))
+        if offset is None:
+            row = self._store.query_one("SELECT offset_s FROM tenant_clocks WHERE tenant_id = ?", (tenant,))
+            offset = cache[("tenant_clock", tenant)] = float(row[0]) if row else 0.0
+        return offset  # type: ignore[return-value]
+
+    def is_frozen(self, tenant: str | None = None) -> bool:
+        return self.frozen_at is not None if tenant is None else tenant in self._tenant_frozen_at
+
+    def freeze(self, tenant: str | None = None) -> None:
         """Stop the clock (advance() still moves it): rate-limit windows then drain only on demand,
         so a lesson or a test sees the exact numbers of a full bucket ("Please try again in 20s")."""
-        if self.frozen_at is None:
+        if tenant is not None:
+            self._tenant_frozen_at.setdefault(tenant, self._sandbox_now())
+        elif self.frozen_at is None:
             self.frozen_at = time.time()
 
-    def unfreeze(self) -> None:
-        self.frozen_at = None
+    def unfreeze(self, tenant: str | None = None) -> None:
+        if tenant is None:
+            self.frozen_at = None
+        else:
+            self._tenant_frozen_at.pop(tenant, None)
 
     def now_s(self) -> int:
         return int(self.now())
@@ -41,20 +97,45 @@ class Clock:
     def today(self) -> dt.date:
         return _utc_date(int(self.now() // 86400))
 
+    def today_for(self, tenant: str | None) -> dt.date:
+        return _utc_date(int(self.now_for(tenant) // 86400))
+
     def month_start_s(self) -> int:
         """Unix time of the first instant of the current UTC month (spend limits are monthly)."""
         today = self.today()
         start = dt.datetime(today.year, today.month, 1, tzinfo=dt.timezone.utc)
         return int(start.timestamp())
 
-    def advance(self, seconds: float) -> None:
+    def advance(self, seconds: float, tenant: str | None = None) -> None:
+        if tenant is not None:
+            self._set_tenant_offset(tenant, self.tenant_offset_s(tenant) + seconds)
+            return
         self.offset_s += seconds
         self._store.set_meta(_META_KEY, repr(self.offset_s))
 
-    def reset(self) -> None:
+    def reset(self, tenant: str | None = None) -> None:
+        """Back to real time: the sandbox's clock, or only `tenant`'s own offset and freeze."""
+        if tenant is not None:
+            self._tenant_frozen_at.pop(tenant, None)
+            self._set_tenant_offset(tenant, 0.0)
+            return
         self.frozen_at = None
         self.offset_s = 0.0
         self._store.set_meta(_META_KEY, "0")
+
+    def forget_tenants(self) -> None:
+        """Every tenant back on the sandbox's time (the sandbox was reset)."""
+        self._tenant_frozen_at.clear()
+        with self._store.transaction() as db:
+            db.execute("DELETE FROM tenant_clocks")
+
+    def _set_tenant_offset(self, tenant: str, offset_s: float) -> None:
+        with self._store.transaction() as db:  # a configuration write: the cached offset is dropped
+            if offset_s:
+                db.execute("INSERT INTO tenant_clocks (tenant_id, offset_s) VALUES (?, ?) ON CONFLICT(tenant_id)"
+                           " DO UPDATE SET offset_s = excluded.offset_s", (tenant, offset_s))
+            else:
+                db.execute("DELETE FROM tenant_clocks WHERE tenant_id = ?", (tenant,))
 
 
 @functools.lru_cache(maxsize=64)

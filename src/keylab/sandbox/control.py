@@ -1,8 +1,15 @@
 """The control plane, `/sandbox/…`: what an instructor or a lesson does to stage a situation.
 
-It lives outside `/v1` so the API surface stays identical to OpenAI's, and it answers only to the
-operator token kept in the data dir (`operator_token`). Lessons reach it over HTTP with
-`keylab.sandbox.client.ControlClient`, like any other client would.
+It lives outside `/v1` so the API surface stays identical to OpenAI's. Lessons reach it over HTTP
+with `keylab.sandbox.client.ControlClient`, like any other client would. It answers to two callers:
+
+- the operator token kept in the data dir (`operator_token`): the whole sandbox (a learner's own
+  sandbox, an instructor, the tests);
+- on a class sandbox, a student's key: only that student's *tenant* (clock.py), so lessons 04–07
+  run for thirty students on one server. The student's practice accounts join the tenant; the
+  clock and faults a student stages apply to their tenant's requests only; credit, rate limits and
+  the Outbox reach only the tenant's own practice accounts; `settings` and `reset` stay the
+  operator's. A student cannot add credit to their own organization: their budget means something.
 
     POST   /sandbox/accounts        {"email"?, "credits_usd"?}        a verified account and its keys
     POST   /sandbox/credit          {"organization_id", "amount_usd"}  add prepaid credit
@@ -13,7 +20,9 @@ operator token kept in the data dir (`operator_token`). Lessons reach it over HT
     POST   /sandbox/keys/{id}/limits {"rpm"?, "tpm"?}                 per-key rate limits (null clears)
     POST   /sandbox/settings        {"quota_error": "insufficient_quota" | "credit_balance_exhausted"}
     POST   /sandbox/reset           forget every account, key, balance and usage row
-    GET    /sandbox/health          no token needed
+    GET    /sandbox/outbox?to=ADDRESS  the messages sent to an address
+    GET    /sandbox/health          no token needed; `instance` tells a client whether its operator
+                                    token belongs to this sandbox (`sandbox_probe.instance_id`)
 """
 
 from __future__ import annotations
@@ -28,14 +37,20 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from keylab.keys import looks_real, mask_like_openai
 from keylab.pricing.cost import as_usd
-from keylab.sandbox.accounts import create_account, grant_credit
+from keylab.sandbox.accounts import create_account, find_key, grant_credit
 from keylab.sandbox.billing import QUOTA_VARIANTS
 from keylab.sandbox.state import Fault, SandboxState
-from keylab.sandbox_probe import SANDBOX_HEADER  # how a client tells a keylab sandbox from any other server
+from keylab.sandbox_probe import SANDBOX_HEADER, instance_id  # how a client knows a keylab sandbox, and which
 
 FAULT_KINDS = ("server_error", "overloaded", "latency", "stream_error")
 _KEEP_ON_RESET = ("schema_version", "meta")
+# What one class student may stage: enough practice accounts for every lesson several times over,
+# and no more credit per account than a lesson could want (the sandbox's dollars are make-believe,
+# but a student's server load is not).
+STUDENT_PRACTICE_ACCOUNTS = 200
+STUDENT_CREDIT_MAX_USD = Decimal(100)
 
 
 class ControlError(Exception):
@@ -49,11 +64,45 @@ def _state(request: Request) -> SandboxState:
     return request.app.state.sandbox
 
 
-def _authorize(request: Request) -> None:
+_NEEDS_TOKEN = ("The control plane needs the operator token (the file operator_token in the sandbox data dir) "
+                "as 'Authorization: Bearer <token>', or on a class sandbox a student's key.")
+
+
+def _authorize(request: Request) -> str | None:
+    """Who is asking: None for the operator (the whole sandbox), else the tenant of a student's key."""
+    state = _state(request)
     token = request.headers.get("authorization", "").partition(" ")[2].strip()
-    if not token or not hmac.compare_digest(token.encode("utf-8", "surrogatepass"), _state(request).store.operator_token.encode()):
-        raise ControlError(401, "The control plane needs the operator token (the file operator_token in the "
-                                "sandbox data dir) as 'Authorization: Bearer <token>'.")
+    if not token:
+        raise ControlError(401, _NEEDS_TOKEN)
+    if hmac.compare_digest(token.encode("utf-8", "surrogatepass"), state.store.operator_token.encode()):
+        return None
+    if looks_real(token):  # never looked up, as on /v1
+        raise ControlError(401, f"The key {mask_like_openai(token)} is a real OpenAI key: the sandbox never uses "
+                                "one. Put your class sandbox key in .env.")
+    key = find_key(state.store, state.clock, token)
+    if key is None:
+        raise ControlError(401, _NEEDS_TOKEN)
+    if key.tenant_id is None:
+        raise ControlError(403, "Only class students' keys can stage lessons on this sandbox (see `keylab classroom"
+                                " create`); everyone else needs the operator token.")
+    return key.tenant_id
+
+
+def _operator_only(tenant: str | None, what: str) -> None:
+    if tenant is not None:
+        raise ControlError(403, f"{what} changes the whole class sandbox: only the instructor (the operator "
+                                "token) can do that.")
+
+
+def _in_tenant(state: SandboxState, org_id: Any, tenant: str | None, *, own: bool = True) -> bool:
+    """Whether the organization exists and, for a student, is one of their practice accounts (or,
+    with own=True, their own organization)."""
+    if not isinstance(org_id, str):
+        return False
+    row = state.store.query_one("SELECT tenant_id FROM organizations WHERE id = ?", (org_id,))
+    if row is None:
+        return False
+    return tenant is None or (row[0] == tenant and (own or org_id != tenant))
 
 
 async def _body(request: Request) -> dict[str, Any]:
@@ -82,62 +131,78 @@ def _usd(value: Any, name: str) -> Decimal:
 def _control(handler: Any) -> Any:
     async def route(request: Request) -> Response:
         try:
-            _authorize(request)
-            return JSONResponse(await handler(request, _state(request)))
+            tenant = _authorize(request)
+            return JSONResponse(await handler(request, _state(request), tenant))
         except ControlError as error:
             return JSONResponse({"error": {"message": error.message}}, status_code=error.status)
 
     return route
 
 
-async def accounts(request: Request, state: SandboxState) -> dict[str, Any]:
+def _student_credit(amount: Decimal, tenant: str | None, name: str) -> None:
+    if tenant is not None and amount > STUDENT_CREDIT_MAX_USD:
+        raise ControlError(400, f"'{name}' can be at most {STUDENT_CREDIT_MAX_USD} on a class sandbox.")
+
+
+async def accounts(request: Request, state: SandboxState, tenant: str | None) -> dict[str, Any]:
     body = await _body(request)
     amount = _usd(body.get("credits_usd", 0), "credits_usd")
+    _student_credit(amount, tenant, "credits_usd")
     email = body.get("email")
     if email is not None and (not isinstance(email, str) or "@" not in email):
         raise ControlError(400, "'email' must be an email address.")
     if email and state.store.query_one("SELECT 1 FROM users WHERE email = ?", (email,)):
         raise ControlError(409, f"An account with the email {email} already exists.")
-    return create_account(state.store, state.clock, email=email, credits_usd=amount).as_json()
+    if tenant is not None:
+        made = state.store.query_one("SELECT count(*) FROM organizations WHERE tenant_id = ?", (tenant,))[0]
+        if made > STUDENT_PRACTICE_ACCOUNTS:  # their own organization is one of them
+            raise ControlError(429, f"You have made {made - 1} practice account(s), the most a class sandbox allows. "
+                                    "Ask your instructor to reset you (`keylab classroom reset`).")
+    return create_account(state.store, state.clock, email=email, credits_usd=amount, tenant_id=tenant).as_json()
 
 
-async def credit(request: Request, state: SandboxState) -> dict[str, Any]:
+async def credit(request: Request, state: SandboxState, tenant: str | None) -> dict[str, Any]:
     body = await _body(request)
     org_id = body.get("organization_id")
-    if not isinstance(org_id, str) or not state.store.query_one("SELECT 1 FROM organizations WHERE id = ?",
-                                                                  (org_id,)):
-        raise ControlError(404, "No organization with that 'organization_id'.")
+    if not _in_tenant(state, org_id, tenant, own=False):
+        raise ControlError(404, "No organization with that 'organization_id'" + (
+            " among your practice accounts (your own budget is your instructor's to change)." if tenant else "."))
     amount = _usd(body.get("amount_usd"), "amount_usd")
+    _student_credit(amount, tenant, "amount_usd")
     grant_credit(state.store, state.clock, org_id, amount, "control plane")
     from keylab.pricing import from_pico
 
     return {"organization_id": org_id, "balance_usd": str(from_pico(state.billing.balance_pico(org_id)))}
 
 
-async def clock(request: Request, state: SandboxState) -> dict[str, Any]:
+async def clock(request: Request, state: SandboxState, tenant: str | None) -> dict[str, Any]:
+    """The caller's clock: the sandbox's for the operator, a student's own for a student."""
+    clock = state.clock
     if request.method == "POST":
         body = await _body(request)
         if body.get("reset"):
-            state.clock.reset()
+            clock.reset(tenant)
         elif "frozen" in body:
             if not isinstance(body["frozen"], bool):
                 raise ControlError(400, "'frozen' must be true (stop the clock) or false (let it run).")
             if body["frozen"]:
-                state.clock.freeze()
+                clock.freeze(tenant)
             else:
-                state.clock.unfreeze()
+                clock.unfreeze(tenant)
         else:
             seconds = body.get("advance_seconds")
             if not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or not math.isfinite(seconds):
                 raise ControlError(400, "Send {\"advance_seconds\": N}, {\"reset\": true} or {\"frozen\": true}.")
-            state.clock.advance(float(seconds))
-    return {"now": state.clock.now_s(), "offset_seconds": state.clock.offset_s, "today": str(state.clock.today()),
-            "frozen": state.clock.frozen_at is not None}
+            clock.advance(float(seconds), tenant)
+    offset = clock.offset_s + (clock.tenant_offset_s(tenant) if tenant else 0.0)
+    return {"now": int(clock.now_for(tenant)), "offset_seconds": offset, "today": str(clock.today_for(tenant)),
+            "frozen": clock.is_frozen(None) or (tenant is not None and clock.is_frozen(tenant))}
 
 
-async def faults(request: Request, state: SandboxState) -> dict[str, Any]:
+async def faults(request: Request, state: SandboxState, tenant: str | None) -> dict[str, Any]:
+    """Stage failures: the operator's hit every request, a student's only their own tenant's."""
     if request.method == "DELETE":
-        state.faults.clear()
+        state.faults.clear(tenant)
         return {"faults": []}
     body = await _body(request)
     kind = body.get("kind")
@@ -151,11 +216,15 @@ async def faults(request: Request, state: SandboxState) -> dict[str, Any]:
     if path is not None and not isinstance(path, str):
         raise ControlError(400, "'path' must be a path such as /v1/chat/completions.")
     with state.faults.lock:
-        state.faults.items.append(Fault(kind, count, path, latency))
-        return {"faults": [vars(f) for f in state.faults.items]}
+        state.faults.items.append(Fault(kind, count, path, latency, tenant))
+        return {"faults": [_fault_json(f) for f in state.faults.items if f.tenant == tenant]}
 
 
-async def key_limits(request: Request, state: SandboxState) -> dict[str, Any]:
+def _fault_json(fault: Fault) -> dict[str, Any]:
+    return {name: value for name, value in vars(fault).items() if name != "tenant"}
+
+
+async def key_limits(request: Request, state: SandboxState, tenant: str | None) -> dict[str, Any]:
     body = await _body(request)
     key_id = request.path_params["key_id"]
     values = {}
@@ -165,14 +234,17 @@ async def key_limits(request: Request, state: SandboxState) -> dict[str, Any]:
             raise ControlError(400, f"'{name}' must be a whole number >= 1, or null to remove the limit.")
         values[name] = value
     with state.store.transaction() as db:
-        updated = db.execute("UPDATE api_keys SET rpm_limit = ?, tpm_limit = ? WHERE id = ?",
-                             (values["rpm"], values["tpm"], key_id)).rowcount
-    if not updated:
-        raise ControlError(404, f"No key with id {key_id}.")
+        updated = db.execute(
+            "UPDATE api_keys SET rpm_limit = ?, tpm_limit = ? WHERE id = ?"
+            " AND (? IS NULL OR org_id IN (SELECT id FROM organizations WHERE tenant_id = ? AND id != ?))",
+            (values["rpm"], values["tpm"], key_id, tenant, tenant, tenant)).rowcount
+    if not updated:  # a student's own key keeps the class's limits
+        raise ControlError(404, f"No key with id {key_id}" + (" among your practice accounts." if tenant else "."))
     return {"key_id": key_id, **values}
 
 
-async def settings(request: Request, state: SandboxState) -> dict[str, Any]:
+async def settings(request: Request, state: SandboxState, tenant: str | None) -> dict[str, Any]:
+    _operator_only(tenant, "A setting")
     body = await _body(request)
     if "quota_error" in body:
         if body["quota_error"] not in QUOTA_VARIANTS:
@@ -181,18 +253,21 @@ async def settings(request: Request, state: SandboxState) -> dict[str, Any]:
     return {"quota_error": state.billing.quota_variant}
 
 
-async def outbox(request: Request, state: SandboxState) -> dict[str, Any]:
+async def outbox(request: Request, state: SandboxState, tenant: str | None) -> dict[str, Any]:
     """The Outbox's messages to one address, newest first (what the dashboard's Outbox page shows
-    that person), so a lesson can read an alert e-mail sent to an account that has no login."""
+    that person), so a lesson can read an alert e-mail sent to an account that has no login.
+    A student sees only the messages about their own organizations: thirty students' lessons all
+    write to you@example.com."""
     from keylab.sandbox.platform.outbox import list_messages
 
     to = request.query_params.get("to")
     if not to or "@" not in to:
         raise ControlError(400, "Add ?to=ADDRESS: whose messages to list (an email address).")
-    return {"object": "list", "data": list_messages(state.store, to, limit=50)}
+    return {"object": "list", "data": list_messages(state.store, to, limit=50, tenant=tenant)}
 
 
-async def reset(request: Request, state: SandboxState) -> dict[str, Any]:
+async def reset(request: Request, state: SandboxState, tenant: str | None) -> dict[str, Any]:
+    _operator_only(tenant, "A reset")
     with state.store.lock:
         state.store.conn.execute("PRAGMA foreign_keys=OFF")
         try:
@@ -204,14 +279,16 @@ async def reset(request: Request, state: SandboxState) -> dict[str, Any]:
                         db.execute(f'DELETE FROM "{table}"')
         finally:
             state.store.conn.execute("PRAGMA foreign_keys=ON")
-    state.faults.clear()
+    state.faults.clear_all()
     state.limiter.reset()
     state.clock.reset()
+    state.clock.forget_tenants()
     return {"reset": True}
 
 
 async def health(request: Request) -> Response:
-    return JSONResponse({"status": "ok"}, headers={SANDBOX_HEADER: "1"})
+    return JSONResponse({"status": "ok", "instance": instance_id(_state(request).store.operator_token)},
+                        headers={SANDBOX_HEADER: "1"})
 
 
 ROUTES = [

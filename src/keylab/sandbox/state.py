@@ -23,17 +23,20 @@ class Fault:
     of every sandbox start. `vars(fault)` is its JSON form.
     """
 
-    def __init__(self, kind: str, remaining: int = 1, path: str | None = None, latency_ms: int = 0) -> None:
+    def __init__(self, kind: str, remaining: int = 1, path: str | None = None, latency_ms: int = 0,
+                 tenant: str | None = None) -> None:
         self.kind = kind  # "server_error" | "overloaded" | "latency" | "stream_error"
         self.remaining = remaining
         self.path = path  # e.g. "/v1/chat/completions"; None = any /v1 path
         self.latency_ms = latency_ms
+        self.tenant = tenant  # None: every request; else only the requests of that class student (clock.py)
 
-    def matches(self, path: str) -> bool:
-        return self.remaining > 0 and (self.path is None or self.path == path)
+    def matches(self, path: str, tenants: tuple[str | None, ...]) -> bool:
+        return self.remaining > 0 and self.tenant in tenants and (self.path is None or self.path == path)
 
     def __repr__(self) -> str:
-        return f"Fault({self.kind!r}, remaining={self.remaining}, path={self.path!r}, latency_ms={self.latency_ms})"
+        return (f"Fault({self.kind!r}, remaining={self.remaining}, path={self.path!r}, latency_ms={self.latency_ms},"
+                f" tenant={self.tenant!r})")
 
 
 class Faults:
@@ -43,20 +46,29 @@ class Faults:
         self.items: list[Fault] = []
         self.lock = threading.Lock()
 
-    def take(self, path: str, kinds: tuple[str, ...]) -> Fault | None:
-        """Use up one matching staged fault of one of `kinds`, if any."""
+    def take(self, path: str, kinds: tuple[str, ...], tenants: tuple[str | None, ...] = (None,)) -> Fault | None:
+        """Use up one matching staged fault of one of `kinds` staged for one of `tenants`, if any."""
         if not self.items:  # the usual case, decided without the lock
             return None
         with self.lock:
             for fault in self.items:
-                if fault.kind in kinds and fault.matches(path):
+                if fault.kind in kinds and fault.matches(path, tenants):
                     fault.remaining -= 1
                     if fault.remaining <= 0:
                         self.items.remove(fault)
                     return fault
         return None
 
-    def clear(self) -> None:
+    def staged_for(self, tenant: str) -> bool:
+        """Whether a class student staged something (read without the lock: a hint, as in `take`)."""
+        return any(fault.tenant == tenant for fault in self.items)
+
+    def clear(self, tenant: str | None = None) -> None:
+        """Forget the faults staged for `tenant` (None: the operator's)."""
+        with self.lock:
+            self.items[:] = [fault for fault in self.items if fault.tenant != tenant]
+
+    def clear_all(self) -> None:
         with self.lock:
             self.items.clear()
 

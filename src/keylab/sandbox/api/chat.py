@@ -182,7 +182,7 @@ def _completion_rest(model_id: str, answers: tuple[Answer, ...], prompt_tokens: 
 def _stream(call: Call, admission: Admission, body: dict[str, Any], answers: tuple[Answer, ...],
             completion_id: str, created: int) -> Response:
     include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-    fault = call.state.faults.take(ENDPOINT, ("stream_error",))
+    fault = call.state.faults.take(ENDPOINT, ("stream_error",), (None, call.key.tenant_id))
     model_id = admission.model.id
 
     def chunk(choices: list[dict[str, Any]], usage: dict[str, Any] | None = None) -> str:

@@ -24,6 +24,7 @@ from keylab.keys import looks_real, mask_like_openai
 from keylab.pricing import ModelPrice, get_model
 from keylab.sandbox import randomness
 from keylab.sandbox.accounts import KeyRecord, find_key
+from keylab.sandbox.clock import enter_tenant
 from keylab.sandbox.errors import ApiError, error_response
 from keylab.sandbox.ratelimit import idle_headers
 from keylab.sandbox.state import SandboxState
@@ -102,8 +103,10 @@ def endpoint(handler: Handler, *, scopes: tuple[str, ...] = (), admin: bool = Fa
         call = Call(request, state, new_request_id(), time.perf_counter())
         try:
             if state.faults.items:  # something is staged (nearly never)
-                await _apply_faults(call)
+                await _apply_faults(call, None)
             call.key = authenticate(call, admin=admin, scopes=scopes)
+            if call.key.tenant_id is not None and state.faults.items and state.faults.staged_for(call.key.tenant_id):
+                await _apply_faults(call, call.key.tenant_id)  # what a class student staged for themselves
             state.billing.mark_used(call.key.id)  # "Last used" counts every authenticated request
             call.headers.update(_idle_headers(call.key.rpm_limit, call.key.tpm_limit))
             if scopes and not call.key.has_scope(*scopes):
@@ -128,13 +131,15 @@ def _idle_headers(rpm: int | None, tpm: int | None) -> dict[str, str]:
     return idle_headers(rpm, tpm)  # a copy is taken by dict.update; the cached dict is never changed
 
 
-async def _apply_faults(call: Call) -> None:
+async def _apply_faults(call: Call, tenant: str | None) -> None:
+    """The operator's faults (tenant None: before authentication, for every request) or those a
+    class student staged (after authentication, for that student's requests only)."""
     faults = call.state.faults
     path = call.request.url.path
-    latency = faults.take(path, ("latency",))
+    latency = faults.take(path, ("latency",), (tenant,))
     if latency is not None:
         await asyncio.sleep(latency.latency_ms / 1000)
-    failure = faults.take(path, ("server_error", "overloaded"))
+    failure = faults.take(path, ("server_error", "overloaded"), (tenant,))
     if failure is not None:
         raise ApiError(failure.kind)
 
@@ -176,6 +181,8 @@ def authenticate(call: Call, *, admin: bool = False, scopes: tuple[str, ...] = (
     key = find_key(call.state.store, call.state.clock, token)
     if key is None:
         raise ApiError("invalid_api_key", masked=mask_like_openai(token))
+    if key.tenant_id is not None:  # a class student's call: the rest of it reads their clock
+        enter_tenant(key.tenant_id)
     if org_header and org_header != key.org_id:
         raise ApiError("mismatched_organization")
     if project_header and key.project_id and project_header != key.project_id:

@@ -365,7 +365,7 @@ async def create(call: Call) -> Response:
 
 def _stream(run: Run) -> Response:
     call = run.call
-    fault = call.state.faults.take(ENDPOINT, ("stream_error",))
+    fault = call.state.faults.take(ENDPOINT, ("stream_error",), (None, call.key.tenant_id))
     sequence = 0
 
     def event(kind: str, **payload: Any) -> str:

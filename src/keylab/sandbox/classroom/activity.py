@@ -7,6 +7,7 @@ exercise), so a storm of 429s or a student re-running a check cell a hundred tim
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 from collections import Counter
 
@@ -45,7 +46,8 @@ class ErrorTally:
         self._pending[(org_id, code, status)] += 1
         if first:
             try:
-                asyncio.get_running_loop().call_soon(self.flush)
+                # On the sandbox's time, not the clock of this first error's class student (clock.py).
+                asyncio.get_running_loop().call_soon(self.flush, context=contextvars.Context())
             except RuntimeError:  # no loop: a synchronous caller
                 self.flush()
 

@@ -28,7 +28,7 @@ from starlette.routing import Route
 from keylab.sandbox.api.common import Call, authenticate, new_request_id
 from keylab.sandbox.classroom.activity import PROGRESS_STATUSES, record_progress
 from keylab.sandbox.classroom.report import class_report, report_csv
-from keylab.sandbox.classroom.students import ClassroomError, reset_student
+from keylab.sandbox.classroom.students import ClassroomError, reset_student, student_row
 from keylab.sandbox.errors import ApiError, error_response
 from keylab.sandbox.state import SandboxState
 
@@ -118,6 +118,7 @@ async def instructor(request: Request) -> Response:
         reset_student(state.store, state.clock, fields.get("email", ""))
     except ClassroomError as problem:
         return _view(request, error=str(problem), status=404)
+    state.faults.clear(student_row(state.store, fields.get("email", ""))["org_id"])  # what they had staged
     return RedirectResponse("classroom?done=reset", status_code=303)
 
 

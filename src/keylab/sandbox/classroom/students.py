@@ -74,7 +74,9 @@ def create_class(store: Store, clock: Clock, roster: list[RosterEntry], *, budge
         account = create_account(store, clock, email=entry.email, credits_usd=credit)
         with store.transaction() as db:
             db.execute("UPDATE users SET name = ? WHERE id = ?", (entry.name, account.user_id))
-            db.execute("UPDATE organizations SET name = ? WHERE id = ?", (entry.name, account.organization_id))
+            # The student's organization is a tenant: the lessons they stage move only their clock (clock.py).
+            db.execute("UPDATE organizations SET name = ?, tenant_id = id WHERE id = ?",
+                       (entry.name, account.organization_id))
             # The admin key is the instructor's business, not the student's: revoke it at once.
             db.execute("UPDATE api_keys SET revoked_at = ? WHERE id = ?", (clock.now_s(), account.admin_key_id))
             db.execute("UPDATE api_keys SET name = ?, rpm_limit = ?, tpm_limit = ? WHERE id = ?",
@@ -101,8 +103,8 @@ def student_row(store: Store, email: str) -> sqlite3.Row:
 
 
 def reset_student(store: Store, clock: Clock, email: str, *, new_key: bool = False) -> str | None:
-    """Give a student a fresh start: their usage, errors and lab progress are forgotten and their
-    credit is back to the budget. With new_key the old key is revoked and the new one returned
+    """Give a student a fresh start: their usage, errors and lab progress are forgotten, their
+    credit is back to the budget and their clock back on the sandbox's time. With new_key the old key is revoked and the new one returned
     (for a key that leaked or was lost); otherwise the student keeps their key and None is returned.
     """
     row = student_row(store, email)
@@ -116,6 +118,7 @@ def reset_student(store: Store, clock: Clock, email: str, *, new_key: bool = Fal
             db.execute("INSERT INTO credit_grants (org_id, amount_pico, created_at, source) VALUES (?, ?, ?, ?)",
                        (org_id, budget_pico - balance, clock.now_s(), "classroom reset"))
             db.execute("UPDATE organizations SET balance_pico = ? WHERE id = ?", (budget_pico, org_id))
+    clock.reset(org_id)  # the student's organization is their tenant (clock.py)
     if not new_key:
         return None
     old = store.query_one("SELECT rpm_limit, tpm_limit FROM api_keys WHERE id = ?", (row["key_id"],))

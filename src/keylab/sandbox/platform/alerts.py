@@ -184,7 +184,8 @@ def check_alerts(store: Store, clock: Clock, settled: Settled,
             ).rowcount
             if not claimed:
                 continue
-            message = insert_message(db, now, to=json.loads(row["recipients"]), subject=subject, body=body)
+            message = insert_message(db, now, to=json.loads(row["recipients"]), subject=subject, body=body,
+                                     org_id=settled.org_id)
             db.execute("UPDATE spend_alert_deliveries SET message_id = ? WHERE alert_id = ? AND period = ?",
                        (message["id"], row["id"], period))
         sent.append(message)

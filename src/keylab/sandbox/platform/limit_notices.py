@@ -34,7 +34,7 @@ def _owner_and_names(store: Store, scope: str, scope_id: str) -> Any:
     """(owner email, organization name, project name or None) of a scope, or None if it has no owner."""
     if scope == "organization":
         return store.query_one(
-            "SELECT u.email, o.name AS org_name, NULL AS project_name FROM organizations o"
+            "SELECT u.email, o.id AS org_id, o.name AS org_name, NULL AS project_name FROM organizations o"
             " JOIN users u ON u.id = o.owner_user_id WHERE o.id = ?", (scope_id,))
     return store.query_one(
         "SELECT u.email, o.name AS org_name, p.name AS project_name FROM projects p"
@@ -90,7 +90,7 @@ def notify_if_reached(store: Store, clock: Clock, scope: str, scope_id: str,
         ).rowcount
         if not claimed:
             return None
-        message = insert_message(db, now, to=names["email"], subject=subject, body=body)
+        message = insert_message(db, now, to=names["email"], subject=subject, body=body, org_id=names["org_id"])
         db.execute("UPDATE spend_limit_notices SET message_id = ? WHERE scope = ? AND scope_id = ? AND period = ?"
                    " AND threshold_cents = ?", (message["id"], scope, scope_id, period, cents))
     return message

@@ -26,19 +26,22 @@ def _recipients(to: str | Sequence[str]) -> list[str]:
 
 
 def insert_message(db: sqlite3.Connection, now_s: int, *, to: str | Sequence[str], subject: str, body: str,
-                   kind: str = "email", user_id: str | None = None) -> dict[str, Any]:
+                   kind: str = "email", user_id: str | None = None, org_id: str | None = None) -> dict[str, Any]:
     """Write one message inside the caller's transaction (used where sending must be atomic).
 
     user_id: the user the message is for when it carries their secret (a verification link or
     code): the dashboard shows it to that user only, whoever else claims the address.
+    org_id: the organization whose spending the message is about (a spend alert): on a class
+    sandbox a student's control plane lists only the messages about their own organizations.
     """
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, not {kind!r}")
     message = {"id": new_id("msg_"), "kind": kind, "to": _recipients(to), "subject": subject, "body": body,
                "created_at": now_s}
     db.execute(
-        "INSERT INTO outbox (id, kind, recipients, subject, body, created_at, user_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (message["id"], kind, json.dumps(message["to"]), subject, body, now_s, user_id),
+        "INSERT INTO outbox (id, kind, recipients, subject, body, created_at, user_id, org_id)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (message["id"], kind, json.dumps(message["to"]), subject, body, now_s, user_id, org_id),
     )
     return message
 
@@ -56,10 +59,14 @@ def _row(row: sqlite3.Row) -> dict[str, Any]:
 
 
 def list_messages(store: Store, to: str | None = None, *, kind: str | None = None,
-                  limit: int | None = None) -> list[dict[str, Any]]:
-    """Messages, newest first; `to` keeps those addressed to that recipient (case-insensitive)."""
+                  limit: int | None = None, tenant: str | None = None) -> list[dict[str, Any]]:
+    """Messages, newest first; `to` keeps those addressed to that recipient (case-insensitive),
+    `tenant` those about the organizations of one class student (clock.py says what a tenant is)."""
     sql = "SELECT * FROM outbox o WHERE 1 = 1"
     params: list[Any] = []
+    if tenant is not None:
+        sql += " AND o.org_id IN (SELECT id FROM organizations WHERE tenant_id = ?)"
+        params.append(tenant)
     if to is not None:
         sql += " AND EXISTS (SELECT 1 FROM json_each(o.recipients) r WHERE lower(r.value) = lower(?))"
         params.append(to)
