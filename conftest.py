@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from keylab.testing import course_environment, isolate_environ
+from keylab.testing import STUDENT_ENV_VAR, course_environment, isolate_environ
 
 ROOT = Path(__file__).resolve().parent
 _STACK = contextlib.ExitStack()
@@ -24,7 +24,8 @@ _ENVIRON: dict[str, str] = {}  # the environment notebook kernels must start wit
 
 def pytest_configure(config: pytest.Config) -> None:
     if getattr(config.option, "nbval", False) or getattr(config.option, "nbval_lax", False):
-        _STACK.enter_context(course_environment())
+        student_env = os.environ.get(STUDENT_ENV_VAR)  # tests/test_class_lessons.py: as a class student
+        _STACK.enter_context(course_environment(Path(student_env) if student_env else None))
         _ENVIRON.update(os.environ)
     else:
         isolate_environ(Path(_STACK.enter_context(tempfile.TemporaryDirectory(prefix="keylab-test-home-"))))

@@ -37,17 +37,45 @@ def isolate_environ(home: Path) -> None:
     os.environ["KEYLAB_HOME"] = str(home)
 
 
-@contextmanager
-def course_environment() -> Iterator[CourseEnvironment]:
-    """Yield a running sandbox, a funded account and a `.env` for it; clean up afterwards."""
-    from keylab.sandbox import serve_in_background
-    from keylab.sandbox.client import ControlClient
+# Set by a test that runs notebooks as a class student: the student's `.env` (a class sandbox's
+# address and key). The session then starts no sandbox of its own (see `course_environment`).
+STUDENT_ENV_VAR = "KEYLAB_TEST_STUDENT_ENV"
 
+
+@contextmanager
+def course_environment(student_env: Path | None = None) -> Iterator[CourseEnvironment]:
+    """Yield a running sandbox, a funded account and a `.env` for it; clean up afterwards.
+
+    student_env: instead, a class student's `.env` for a class sandbox already running elsewhere:
+    no sandbox is started, and this home has no operator token, as on a student's laptop.
+    """
     saved = dict(os.environ)
     home = Path(tempfile.mkdtemp(prefix="keylab-course-"))
     isolate_environ(home)
     os.environ["PYTHONHASHSEED"] = "0"  # kernels print sets of strings in the same order every run
     os.environ.setdefault("JUPYTER_PLATFORM_DIRS", "1")  # no jupyter_core deprecation warning in kernels
+    try:
+        if student_env is not None:
+            os.environ["KEYLAB_ENV_FILE"] = str(student_env)
+            from dotenv import dotenv_values
+
+            yield CourseEnvironment(home, student_env, str(dotenv_values(student_env)["OPENAI_BASE_URL"]), {})
+            return
+        with _sandbox_account(home) as (base_url, env_file, account):
+            os.environ["KEYLAB_ENV_FILE"] = str(env_file)
+            yield CourseEnvironment(home, env_file, base_url, account)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+        shutil.rmtree(home, ignore_errors=True)
+
+
+@contextmanager
+def _sandbox_account(home: Path) -> Iterator[tuple[str, Path, dict[str, Any]]]:
+    """A sandbox on a free port with its data in `home`, a funded account, and a `.env` for it."""
+    from keylab.sandbox import serve_in_background
+    from keylab.sandbox.client import ControlClient
+
     server = serve_in_background(home / "sandbox")
     try:
         account = ControlClient(server.url, server.operator_token).create_account(
@@ -56,10 +84,6 @@ def course_environment() -> Iterator[CourseEnvironment]:
         env_file = home / "course.env"
         env_file.write_text(f"OPENAI_API_KEY={account['api_key']}\nOPENAI_BASE_URL={server.base_url}\n")
         env_file.chmod(0o600)
-        os.environ["KEYLAB_ENV_FILE"] = str(env_file)
-        yield CourseEnvironment(home, env_file, server.base_url, account)
+        yield server.base_url, env_file, account
     finally:
         server.stop()
-        os.environ.clear()
-        os.environ.update(saved)
-        shutil.rmtree(home, ignore_errors=True)

@@ -1,0 +1,58 @@
+"""Lessons 04–07 on one class sandbox, two students at once, each with only the `.env` the class gave them.
+
+Each student's run is the course's own notebook check (nbval against the saved outputs), started in
+a process of its own with `keylab.testing.STUDENT_ENV_VAR` set: no sandbox of its own and no
+operator token, as on a student's laptop. Both runs move their clocks, stage 500s, spend past budgets
+and read the Outbox at the same time on the same server, so a leak between them (one student's
+"next month" or staged fault reaching the other) changes an output and fails the comparison.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from keylab.cli import main
+from keylab.sandbox import SandboxServer, serve_in_background
+from keylab.testing import STUDENT_ENV_VAR
+
+ROOT = Path(__file__).resolve().parents[1]
+LESSONS = ["notebooks/04-when-it-fails.ipynb", "notebooks/05-what-will-it-cost.ipynb",
+           "notebooks/06-setting-limits.ipynb", "notebooks/07-keeping-keys-safe.ipynb"]
+
+
+@pytest.fixture(scope="module")
+def room(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxServer]:
+    with serve_in_background(tmp_path_factory.mktemp("class-lessons")) as server:
+        yield server
+
+
+def test_two_students_run_lessons_04_to_07_at_once_on_one_class_sandbox(
+        room: SandboxServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    roster = tmp_path / "roster.csv"
+    roster.write_text("name,email\nAda,ada@class.example\nAlan,alan@class.example\n")
+    capsys.readouterr()
+    assert main(["classroom", "create", "--data", str(room.data_dir), "--roster", str(roster),
+                 "--budget-usd", "5", "--base-url", room.base_url, "--env-dir", str(tmp_path / "env"), "--json"]) == 0
+    students = json.loads(capsys.readouterr().out)
+    env_files = sorted((tmp_path / "env").glob("*.env"))
+    assert [f.name for f in env_files] == ["ada@class.example.env", "alan@class.example.env"]
+
+    runs = []
+    for env_file in env_files:
+        environ = {name: value for name, value in os.environ.items() if not name.startswith(("OPENAI_", "KEYLAB_"))}
+        environ[STUDENT_ENV_VAR] = str(env_file)
+        runs.append(subprocess.Popen(
+            [sys.executable, "-m", "pytest", *LESSONS, "--nbval", "--nbval-current-env", "--nbval-sanitize-with",
+             "tests/nbval_sanitize.cfg", "--nbval-cell-timeout", "120", "-p", "no:randomly", "-q",
+             "-p", "no:cacheprovider"],
+            cwd=ROOT, env=environ, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+    outputs = [run.communicate(timeout=600)[0] for run in runs]
+    for student, run, output in zip(students, runs, outputs, strict=True):
+        assert run.returncode == 0, f"{student['name']}'s lessons on the class sandbox:\n{output[-6000:]}"
