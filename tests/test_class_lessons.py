@@ -1,4 +1,5 @@
-"""Lessons 04–07 on one class sandbox, two students at once, each with only the `.env` the class gave them.
+"""Lessons 04–07 and their worked labs on one class sandbox, two students at once, each with only the
+`.env` the class gave them.
 
 Each student's run is the course's own notebook check (nbval against the saved outputs), started in
 a process of its own with `keylab.testing.STUDENT_ENV_VAR` set: no sandbox of its own and no
@@ -23,8 +24,9 @@ from keylab.sandbox import SandboxServer, serve_in_background
 from keylab.testing import STUDENT_ENV_VAR
 
 ROOT = Path(__file__).resolve().parents[1]
-LESSONS = ["notebooks/04-when-it-fails.ipynb", "notebooks/05-what-will-it-cost.ipynb",
-           "notebooks/06-setting-limits.ipynb", "notebooks/07-keeping-keys-safe.ipynb"]
+# The lessons that stage situations through the control plane, and their worked labs.
+NOTEBOOKS = [f"{folder}/{prefix}{name}.ipynb" for folder, prefix in (("notebooks", ""), ("solutions", "solution-"))
+             for name in ("04-when-it-fails", "05-what-will-it-cost", "06-setting-limits", "07-keeping-keys-safe")]
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +35,7 @@ def room(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxServer]:
         yield server
 
 
-def test_two_students_run_lessons_04_to_07_at_once_on_one_class_sandbox(
+def test_two_students_run_lessons_and_labs_04_to_07_at_once_on_one_class_sandbox(
         room: SandboxServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     roster = tmp_path / "roster.csv"
     roster.write_text("name,email\nAda,ada@class.example\nAlan,alan@class.example\n")
@@ -49,10 +51,17 @@ def test_two_students_run_lessons_04_to_07_at_once_on_one_class_sandbox(
         environ = {name: value for name, value in os.environ.items() if not name.startswith(("OPENAI_", "KEYLAB_"))}
         environ[STUDENT_ENV_VAR] = str(env_file)
         runs.append(subprocess.Popen(
-            [sys.executable, "-m", "pytest", *LESSONS, "--nbval", "--nbval-current-env", "--nbval-sanitize-with",
+            [sys.executable, "-m", "pytest", *NOTEBOOKS, "--nbval", "--nbval-current-env", "--nbval-sanitize-with",
              "tests/nbval_sanitize.cfg", "--nbval-cell-timeout", "120", "-p", "no:randomly", "-q",
              "-p", "no:cacheprovider"],
             cwd=ROOT, env=environ, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
     outputs = [run.communicate(timeout=600)[0] for run in runs]
     for student, run, output in zip(students, runs, outputs, strict=True):
         assert run.returncode == 0, f"{student['name']}'s lessons on the class sandbox:\n{output[-6000:]}"
+
+    # Their check cells reported to the class sandbox with their own keys: the instructor sees both.
+    capsys.readouterr()
+    assert main(["classroom", "report", "--data", str(room.data_dir), "--json"]) == 0
+    report = {row["email"]: row for row in json.loads(capsys.readouterr().out)}
+    passed = [report[student["email"]]["exercises_passed"] for student in students]
+    assert passed[0] == passed[1] > 0, report
