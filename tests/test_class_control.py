@@ -83,6 +83,9 @@ def test_a_students_clock_moves_for_them_alone(room: SandboxServer, pair: tuple[
     answer = _client(room, practice["api_key"]).chat.completions.create(model=COURSE_MODEL, messages=HELLO)
     other = _client(room, alan.token).chat.completions.create(model=COURSE_MODEL, messages=HELLO)
     assert answer.created - other.created >= 40 * DAY - 60
+    # Her class account stays on the sandbox's month: its budget and the instructor's report are real-time.
+    own = _client(room, ada.token).chat.completions.create(model=COURSE_MODEL, messages=HELLO)
+    assert abs(own.created - other.created) < 60
 
     assert ada.reset_clock()["today"] == str(sandbox_today)
 
@@ -243,15 +246,15 @@ def test_listeners_of_a_batch_read_each_calls_own_clock(tmp_path: Path) -> None:
 
     async def both() -> None:
         await asyncio.gather(*(asyncio.create_task(settle(org, tenant), context=contextvars.Context())
-                               for org, tenant in (("org-ada", "org-ada"), ("org-x", None))))
+                               for org, tenant in (("org-ada-practice", "org-ada"), ("org-x", None))))
 
     try:
         with store.transaction() as db:
-            for org in ("org-ada", "org-x"):
+            for org in ("org-ada-practice", "org-x"):
                 db.execute("INSERT INTO organizations (id, name, created_at) VALUES (?, 'o', 0)", (org,))
         asyncio.run(both())
     finally:
         store.close()
     real_today = dt.datetime.now(dt.timezone.utc).date()
-    assert seen["org-ada"] - real_today == dt.timedelta(days=40)
+    assert seen["org-ada-practice"] - real_today == dt.timedelta(days=40)
     assert seen["org-x"] == real_today

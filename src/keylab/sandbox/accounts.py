@@ -47,6 +47,13 @@ class KeyRecord:
     tpm_limit: int | None
     tenant_id: str | None = None  # a class student's organization: whose clock and faults apply (clock.py)
 
+    @property
+    def clock_tenant(self) -> str | None:
+        """Whose clock this key's calls read: a class student's, for their practice accounts; the
+        sandbox's for everyone else, the account the class gave the student included (its monthly
+        budget is the instructor's, and follows the sandbox's month)."""
+        return self.tenant_id if self.tenant_id != self.org_id else None
+
     def has_scope(self, *needed: str) -> bool:
         """All-permission keys have every scope; read-only keys read; restricted keys list theirs."""
         if self.permission == "all" or self.kind == "admin":
@@ -202,7 +209,7 @@ def find_key(store: Store, clock: Clock, full_key: str) -> KeyRecord | None:
     if entry is None:
         return None
     record, expires_at = entry  # type: ignore[misc]
-    if expires_at is not None and expires_at <= clock.now_for(record.tenant_id):
+    if expires_at is not None and expires_at <= clock.now_for(record.clock_tenant):
         return None
     return record
 

@@ -268,7 +268,7 @@ class Billing:
             batch[1].append(call)
             batch[2].append(future)
             # Its listeners run in its own context: they read the clock of its class student (clock.py).
-            batch[3].append(contextvars.copy_context() if key.tenant_id is not None else None)
+            batch[3].append(contextvars.copy_context() if key.clock_tenant is not None else None)
         await future  # a cancelled request still gets its call billed: _flush does not depend on it
 
     def _flush(self, batch: tuple[asyncio.AbstractEventLoop, list[tuple], list[asyncio.Future[None]],

@@ -5,11 +5,13 @@ waiting. The offset is kept in the database so a restart keeps the same "now".
 
 On a class sandbox each student's lessons move the clock too, and one student's "next month"
 must not be everyone's. So a *tenant* (a class student's organization and the practice accounts
-it created) may have its own offset on top of the sandbox's, and its own freeze. Which tenant is
-asking is request-scoped state: `authenticate` enters the key's tenant (`enter_tenant`) and every
-reading of the clock later in that request (rate limits, usage rows, the month of a spend limit,
-key expiry) sees that tenant's time, without the clock being passed down by hand. Code that runs
-for no request (the operator's control plane, the CLI) sees the sandbox's own time.
+it created) may have its own offset on top of the sandbox's, and its own freeze. The practice
+accounts live on it; the account the class gave the student stays on the sandbox's time, so its
+monthly budget and the instructor's report follow the real month (`KeyRecord.clock_tenant`).
+Which tenant is asking is request-scoped state: `authenticate` enters the key's tenant
+(`enter_tenant`) and every reading of the clock later in that request (rate limits, usage rows, the
+month of a spend limit, key expiry) sees that tenant's time, without the clock being passed down by
+hand. Code that runs for no request (the operator's control plane, the CLI) sees the sandbox's own time.
 """
 
 from __future__ import annotations

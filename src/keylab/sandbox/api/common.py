@@ -181,8 +181,8 @@ def authenticate(call: Call, *, admin: bool = False, scopes: tuple[str, ...] = (
     key = find_key(call.state.store, call.state.clock, token)
     if key is None:
         raise ApiError("invalid_api_key", masked=mask_like_openai(token))
-    if key.tenant_id is not None:  # a class student's call: the rest of it reads their clock
-        enter_tenant(key.tenant_id)
+    if key.clock_tenant is not None:  # a class student's practice account: the rest of the call reads their clock
+        enter_tenant(key.clock_tenant)
     if org_header and org_header != key.org_id:
         raise ApiError("mismatched_organization")
     if project_header and key.project_id and project_header != key.project_id:
