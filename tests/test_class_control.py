@@ -12,9 +12,11 @@ import asyncio
 import contextvars
 import datetime as dt
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import openai
 import pytest
 from openai import OpenAI
@@ -258,3 +260,23 @@ def test_listeners_of_a_batch_read_each_calls_own_clock(tmp_path: Path) -> None:
     real_today = dt.datetime.now(dt.timezone.utc).date()
     assert seen["org-ada-practice"] - real_today == dt.timedelta(days=40)
     assert seen["org-x"] == real_today
+
+
+def test_the_instructors_page_reset_also_clears_what_the_student_staged(
+        room: SandboxServer, students: list[dict[str, str]], pair: tuple[ControlClient, ControlClient]) -> None:
+    ada, alan = pair
+    sandbox_today = _operator(room).today()
+    for student in pair:
+        student.advance_clock(40 * DAY)
+        student.inject_fault("server_error", count=5)
+    with httpx.Client(base_url=room.url, follow_redirects=True) as browser:
+        page = browser.post("/classroom", data={"operator_token": room.operator_token})
+        csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', page.text)[1]
+        assert "Student reset" in browser.post("/classroom", data={"email": students[0]["email"], "csrf": csrf}).text
+    assert ada.today() == sandbox_today
+    _client(room, ada.token).models.list()  # her staged 500s are gone
+    assert alan.today() == sandbox_today + dt.timedelta(days=40)  # Alan's are his
+    with pytest.raises(openai.InternalServerError):
+        _client(room, alan.token).models.list()
+    alan.clear_faults()
+    alan.reset_clock()
