@@ -13,6 +13,8 @@ import contextvars
 import datetime as dt
 import json
 import re
+import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,7 +23,7 @@ import openai
 import pytest
 from openai import OpenAI
 
-from keylab import COURSE_MODEL
+from keylab import COURSE_MODEL, sandbox_probe
 from keylab.cli import main
 from keylab.keys import real_shaped_key
 from keylab.pricing import cost_of
@@ -40,6 +42,9 @@ HELLO = [{"role": "user", "content": "Say hello."}]
 @pytest.fixture(scope="module")
 def room(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxServer]:
     with serve_in_background(tmp_path_factory.mktemp("class-control")) as server:
+        # The sandbox's own clock stands still (a test may run across midnight UTC); each student's
+        # clock is the sandbox's plus their own offset.
+        ControlClient(server.url, server.operator_token).freeze_clock()
         yield server
 
 
@@ -121,11 +126,15 @@ def test_faults_a_student_stages_hit_only_their_requests(
         _client(room, practice["api_key"]).chat.completions.create(model=COURSE_MODEL, messages=HELLO)
     _client(room, practice["api_key"]).chat.completions.create(model=COURSE_MODEL, messages=HELLO)  # used up
 
-    ada.inject_fault("stream_error", path="/v1/chat/completions")
+    ada.inject_fault("stream_error", count=2, path="/v1/chat/completions")
     stream = _client(room, alan.token).chat.completions.create(model=COURSE_MODEL, messages=HELLO, stream=True)
     assert "".join(chunk.choices[0].delta.content or "" for chunk in stream if chunk.choices)  # Alan's is whole
+    with pytest.raises(openai.APIError):  # Ada's breaks halfway, with an error event
+        for _ in _client(room, practice["api_key"]).chat.completions.create(
+                model=COURSE_MODEL, messages=HELLO, stream=True):
+            pass
     assert ada.clear_faults() == {"faults": []}
-    assert not room.app.state.sandbox.faults.items
+    assert not room.app.state.sandbox.faults
 
 
 def test_the_operators_faults_still_hit_everyone(room: SandboxServer, pair: tuple[ControlClient, ControlClient]) -> None:
@@ -166,8 +175,10 @@ def test_what_a_student_may_not_touch(room: SandboxServer, students: list[dict[s
     refusals = [
         (lambda: ada.add_credit(ada_row["org_id"], 50), "your own budget is your instructor's"),  # her budget
         (lambda: alan.add_credit(practice["organization_id"], 1), "among your practice accounts"),
-        (lambda: ada.add_credit(practice["organization_id"], 101), "at most 100"),
+        (lambda: ada.add_credit(practice["organization_id"], 98), "at most 100"),  # 3 + 98 > 100
         (lambda: ada.create_account(credits_usd=500), "at most 100"),
+        (lambda: ada.create_account(email=students[1]["email"]), "leave out 'email'"),  # a classmate's address
+        (lambda: ada.advance_clock(1e300), "within 100 years"),
         (lambda: ada.set_key_limits(ada_row["key_id"], rpm=None), "among your practice accounts"),
         (lambda: alan.set_key_limits(practice["api_key_id"], rpm=1), "among your practice accounts"),
         (lambda: ada.reset(), "only the instructor"),
@@ -176,6 +187,19 @@ def test_what_a_student_may_not_touch(room: SandboxServer, students: list[dict[s
     for attempt, message in refusals:
         with pytest.raises(ControlError, match=message):
             attempt()
+
+    ada.add_credit(practice["organization_id"], 97)  # up to 100 is fine
+    practice_admin = ControlClient(room.url, practice["admin_key"])  # a practice key (say, a leaked one)
+    for attempt in (practice_admin.clock, lambda: ControlClient(room.url, practice["api_key"]).inject_fault("server_error")):
+        with pytest.raises(ControlError, match="Only the key your class gave you"):
+            attempt()
+
+    monkeypatch.setattr(control_plane, "STUDENT_FAULTS", 2)
+    ada.inject_fault("latency", path="/v1/embeddings")
+    ada.inject_fault("latency", path="/v1/embeddings")
+    with pytest.raises(ControlError, match="You have 2 faults staged"):
+        ada.inject_fault("latency", path="/v1/embeddings")
+    ada.clear_faults()
 
     monkeypatch.setattr(control_plane, "STUDENT_PRACTICE_ACCOUNTS", 1)  # the server runs in this process
     alan.create_account()
@@ -195,6 +219,51 @@ def test_keys_that_are_not_a_students(room: SandboxServer) -> None:
     assert real not in str(refused.value)
 
 
+def test_a_students_frozen_clock_stands_still_for_them_alone(
+        room: SandboxServer, pair: tuple[ControlClient, ControlClient]) -> None:
+    ada, alan = pair
+    _operator(room).freeze_clock(False)
+    try:
+        frozen = ada.freeze_clock()
+        assert frozen["frozen"] and not alan.clock()["frozen"]
+        time.sleep(1.1)
+        assert ada.clock()["now"] == frozen["now"] and alan.clock()["now"] > frozen["now"]
+        assert ada.advance_clock(30)["now"] == frozen["now"] + 30  # advance still moves a frozen clock
+        assert not ada.freeze_clock(False)["frozen"]
+        assert ada.reset_clock()["offset_seconds"] == 0
+    finally:
+        _operator(room).freeze_clock()
+
+
+def test_a_pipelined_request_starts_on_the_sandboxs_time(
+        room: SandboxServer, pair: tuple[ControlClient, ControlClient]) -> None:
+    """uvicorn may start a request in the context of the one before it on the same connection; a
+    practice key's clock must not carry over to the next request (here a classmate's)."""
+    ada, alan = pair
+    practice = ada.create_account(credits_usd=1)
+    ada.advance_clock(40 * DAY)
+
+    def chat(key: str, padding: int) -> bytes:
+        body = json.dumps({"model": COURSE_MODEL, "messages": HELLO, "metadata": {"pad": "x" * 500},
+                           "user": "p" * padding}).encode()
+        host = room.url.split("//")[1]
+        return (f"POST /v1/chat/completions HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {key}\r\n"
+                f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n").encode() + body
+
+    host, port = room.url.split("//")[1].split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as connection:
+        connection.sendall(chat(practice["api_key"], 200_000) + chat(alan.token, 0))  # a large body, then pipelined
+        received = b""
+        while received.count(b'"created":') < 2:
+            chunk = connection.recv(65536)
+            assert chunk, received[-500:]
+            received += chunk
+    created = [int(value) for value in re.findall(rb'"created":(\d+)', received)]
+    assert created[0] - created[1] >= 40 * DAY - 60  # Ada's practice call on her clock, Alan's on the sandbox's
+    assert abs(created[1] - _operator(room).clock()["now"]) < 60
+    ada.reset_clock()
+
+
 def test_from_env_sends_the_operator_token_only_to_its_own_sandbox(
         room: SandboxServer, pair: tuple[ControlClient, ControlClient], tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:
@@ -206,9 +275,19 @@ def test_from_env_sends_the_operator_token_only_to_its_own_sandbox(
     other.mkdir()
     (other / TOKEN_FILE).write_text("ab" * 24)  # this computer's own sandbox, not the class's
     assert ControlClient.from_env(other).token == pair[0].token
-    monkeypatch.delenv("OPENAI_API_KEY")
-    with pytest.raises(ControlError, match="belongs to another sandbox.*OPENAI_API_KEY is not set"):
+    monkeypatch.setattr(sandbox_probe, "instance_of", lambda url, timeout: None)  # the sandbox does not answer
+    assert ControlClient.from_env(room.data_dir).token == pair[0].token  # the token is not sent on a guess
+    monkeypatch.undo()
+    monkeypatch.setenv("OPENAI_BASE_URL", room.base_url)
+    monkeypatch.setenv("OPENAI_API_KEY", real_shaped_key())
+    with pytest.raises(ControlError, match="real OpenAI key, which is never sent"):
         ControlClient.from_env(other)
+    monkeypatch.delenv("OPENAI_API_KEY")
+    with pytest.raises(ControlError, match="is not the one of the sandbox at.*OPENAI_API_KEY is not set"):
+        ControlClient.from_env(other)
+    monkeypatch.setenv("OPENAI_BASE_URL", "https://api.openai.com/v1")
+    with pytest.raises(ControlError, match="the real API: the control plane exists only in the sandbox"):
+        ControlClient.from_env(room.data_dir)
 
 
 def test_an_instructors_reset_puts_a_students_clock_back(
@@ -224,6 +303,34 @@ def test_an_instructors_reset_puts_a_students_clock_back(
     assert ada.today() == sandbox_today
     assert alan.today() == sandbox_today + dt.timedelta(days=40)
     alan.reset_clock()
+
+
+def test_a_reset_closes_the_students_practice_accounts(
+        room: SandboxServer, students: list[dict[str, str]], pair: tuple[ControlClient, ControlClient],
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    ada, _ = pair
+    practice = ada.create_account(credits_usd=1)
+    monkeypatch.setattr(control_plane, "STUDENT_PRACTICE_ACCOUNTS", 1)
+    with pytest.raises(ControlError, match="the most a class sandbox allows"):
+        ada.create_account()
+    assert main(["classroom", "reset", "--data", str(room.data_dir), "--email", students[0]["email"]]) == 0
+    capsys.readouterr()
+    with pytest.raises(openai.AuthenticationError):  # its keys are revoked: a fresh start
+        _client(room, practice["api_key"]).models.list()
+    ada.create_account()  # and it no longer counts
+
+
+def test_the_operators_reset_puts_every_student_back(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with serve_in_background(tmp_path / "data") as server:
+        ada, alan = _class(server, tmp_path, capsys, "Ada", "Alan")
+        for student in (ada, alan):
+            client = ControlClient(server.url, student["api_key"])
+            client.advance_clock(40 * DAY)
+            client.inject_fault("server_error")
+        ControlClient(server.url, server.operator_token).reset()
+        assert not server.app.state.sandbox.faults
+        with Store(server.data_dir) as store:
+            assert store.query_one("SELECT count(*) FROM tenant_clocks")[0] == 0
 
 
 def test_listeners_of_a_batch_read_each_calls_own_clock(tmp_path: Path) -> None:

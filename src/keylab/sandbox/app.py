@@ -27,6 +27,7 @@ from starlette.types import Receive, Scope, Send
 from keylab.pricing import COURSE_MODEL
 from keylab.pricing.tokens import preload
 from keylab.sandbox.api.common import MAX_BODY_BYTES, OPENAI_VERSION, new_request_id
+from keylab.sandbox.clock import enter_tenant
 from keylab.sandbox.errors import ApiError
 from keylab.sandbox.hosts import HostCheck
 from keylab.sandbox.proxied import ForwardedPrefix
@@ -146,6 +147,11 @@ class SandboxApp(Starlette):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
+            # Every request starts on the sandbox's time. uvicorn may start a request in the context
+            # of the one before it on the same connection (pipelined, or after a large body), which
+            # can hold a class student's clock (keylab.sandbox.clock); authentication enters the
+            # tenant of this request's own key.
+            enter_tenant(None)
             host = length = None
             chunked = False
             for name, value in scope["headers"]:

@@ -59,7 +59,8 @@ class ControlClient:
         things for the whole sandbox. A class sandbox, which runs on the instructor's machine: your
         key (OPENAI_API_KEY), which stages things for you alone. Which one is decided by asking the
         sandbox whose it is (`sandbox_probe.instance_of`), so a token is never sent to another
-        sandbox, even when this computer has run one of its own.
+        sandbox, even when this computer has run one of its own. A sandbox that does not answer
+        gets the key; the first request then says that it does not answer.
         """
         base_url = os.environ.get("OPENAI_BASE_URL", "")
         if not base_url:
@@ -67,25 +68,29 @@ class ControlClient:
                 "OPENAI_BASE_URL is not set, so there is no sandbox to stage anything on. Load your .env "
                 "(load_env()) or start the sandbox with `python3 course.py start`."
             )
+        from keylab.environment import is_live_url
+        from keylab.keys import looks_real
         from keylab.sandbox_probe import instance_id, instance_of
 
+        if is_live_url(base_url):
+            raise ControlError(f"OPENAI_BASE_URL is {base_url}, the real API: the control plane exists only in the "
+                               "sandbox. Point OPENAI_BASE_URL at the sandbox to stage this.")
         url = root_url(base_url)
         try:
             token: str | None = read_operator_token(data_dir)
         except ControlError as missing:
             token, why = None, str(missing)
         if token is not None:
-            found = instance_of(url)
-            if found is None:
-                raise ControlError(f"The sandbox at {url} does not answer. Is it running? Start it with "
-                                   "`python3 course.py start` in the course folder.")
-            if not found or found == instance_id(token):  # "": a sandbox too old to say
+            if instance_of(url, timeout=10.0) == instance_id(token):
                 return cls(url, token)
-            why = f"the operator token in this computer's sandbox data dir belongs to another sandbox than {url}"
+            why = f"the operator token in this computer's sandbox data dir is not the one of the sandbox at {url}"
         key = os.environ.get("OPENAI_API_KEY", "").strip()
         if not key:
             raise ControlError(f"Nothing to stage with: {why}, and OPENAI_API_KEY is not set. On a class sandbox, "
                                "put the key your instructor gave you in .env and run load_env().")
+        if looks_real(key):
+            raise ControlError("OPENAI_API_KEY holds a real OpenAI key, which is never sent to the sandbox: put your "
+                               "sandbox key in .env and run load_env().")
         return cls(url, key)
 
     def _request(self, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -99,10 +104,15 @@ class ControlClient:
                 f"The sandbox at {self.url} does not answer ({type(error).__name__}). Is it running? "
                 "Start it with `python3 course.py start` in the course folder."
             ) from None
-        data = response.json() if response.content else {}
-        if response.status_code >= 400:
-            message = data.get("error", {}).get("message", response.text) if isinstance(data, dict) else response.text
-            raise ControlError(f"The sandbox refused {method} {path}: {message}")
+        try:
+            data = response.json() if response.content else {}
+        except ValueError:  # not JSON: not the sandbox's control plane, or a server failure
+            data = None
+        if response.status_code >= 400 or not isinstance(data, dict):
+            error = data.get("error") if isinstance(data, dict) else None
+            message = error.get("message") if isinstance(error, dict) else None
+            raise ControlError(f"The sandbox refused {method} {path} ({response.status_code}): "
+                               f"{message or response.text[:200] or 'no answer'}")
         return data
 
     def create_account(self, *, credits_usd: Decimal | float | str = 0, email: str | None = None) -> dict[str, Any]:

@@ -48,7 +48,6 @@ class Clock:
         self._store = store
         self.offset_s = float(store.get_meta(_META_KEY, "0") or 0)
         self.frozen_at: float | None = None  # in memory only: a restart lets time run again
-        self._tenant_frozen_at: dict[str, float] = {}  # the sandbox's time when a tenant froze its clock
 
     def now(self) -> float:
         tenant = _TENANT.get()
@@ -63,27 +62,34 @@ class Clock:
         """The time `tenant` sees (None: the sandbox's own), whoever is asking."""
         if tenant is None:
             return self._sandbox_now()
-        base = self._tenant_frozen_at.get(tenant)
-        return (self._sandbox_now() if base is None else base) + self.tenant_offset_s(tenant)
+        offset, frozen_at = self._tenant(tenant)
+        return (self._sandbox_now() if frozen_at is None else frozen_at) + offset
+
+    def _tenant(self, tenant: str) -> tuple[float, float | None]:
+        """(offset, the sandbox's time when it froze) of a tenant's clock. Kept in the database and
+        read through the store's cache, so what another process wrote (`keylab classroom reset`)
+        applies at the next request."""
+        cache = self._store.cache(external=False)  # the request's key lookup has just checked it
+        found = cache.get(("tenant_clock", tenant))
+        if found is None:
+            row = self._store.query_one("SELECT offset_s, frozen_at FROM tenant_clocks WHERE tenant_id = ?", (tenant,))
+            found = cache[("tenant_clock", tenant)] = (float(row[0]), row[1]) if row else (0.0, None)
+        return found  # type: ignore[return-value]
 
     def tenant_offset_s(self, tenant: str) -> float:
-        """How far `tenant` moved its clock. Read through the store's cache, so an offset another
-        process reset (`keylab classroom reset`) applies at the next request."""
-        cache = self._store.cache(external=False)  # the request's key lookup has just checked it
-        offset = cache.get(("tenant_clock", tenant))
-        if offset is None:
-            row = self._store.query_one("SELECT offset_s FROM tenant_clocks WHERE tenant_id = ?", (tenant,))
-            offset = cache[("tenant_clock", tenant)] = float(row[0]) if row else 0.0
-        return offset  # type: ignore[return-value]
+        """How far `tenant` moved its clock."""
+        return self._tenant(tenant)[0]
 
     def is_frozen(self, tenant: str | None = None) -> bool:
-        return self.frozen_at is not None if tenant is None else tenant in self._tenant_frozen_at
+        return self.frozen_at is not None if tenant is None else self._tenant(tenant)[1] is not None
 
     def freeze(self, tenant: str | None = None) -> None:
         """Stop the clock (advance() still moves it): rate-limit windows then drain only on demand,
         so a lesson or a test sees the exact numbers of a full bucket ("Please try again in 20s")."""
         if tenant is not None:
-            self._tenant_frozen_at.setdefault(tenant, self._sandbox_now())
+            offset, frozen_at = self._tenant(tenant)
+            if frozen_at is None:
+                self._set_tenant(tenant, offset, self._sandbox_now())
         elif self.frozen_at is None:
             self.frozen_at = time.time()
 
@@ -91,7 +97,7 @@ class Clock:
         if tenant is None:
             self.frozen_at = None
         else:
-            self._tenant_frozen_at.pop(tenant, None)
+            self._set_tenant(tenant, self._tenant(tenant)[0], None)
 
     def now_s(self) -> int:
         return int(self.now())
@@ -110,7 +116,8 @@ class Clock:
 
     def advance(self, seconds: float, tenant: str | None = None) -> None:
         if tenant is not None:
-            self._set_tenant_offset(tenant, self.tenant_offset_s(tenant) + seconds)
+            offset, frozen_at = self._tenant(tenant)
+            self._set_tenant(tenant, offset + seconds, frozen_at)
             return
         self.offset_s += seconds
         self._store.set_meta(_META_KEY, repr(self.offset_s))
@@ -118,24 +125,29 @@ class Clock:
     def reset(self, tenant: str | None = None) -> None:
         """Back to real time: the sandbox's clock, or only `tenant`'s own offset and freeze."""
         if tenant is not None:
-            self._tenant_frozen_at.pop(tenant, None)
-            self._set_tenant_offset(tenant, 0.0)
+            self._set_tenant(tenant, 0.0, None)
             return
         self.frozen_at = None
         self.offset_s = 0.0
         self._store.set_meta(_META_KEY, "0")
 
+    def thaw_tenants(self) -> None:
+        """Let every tenant's clock run again (a server starts: its own clock runs again too)."""
+        if self._store.query_one("SELECT 1 FROM tenant_clocks WHERE frozen_at IS NOT NULL LIMIT 1"):  # rarely
+            with self._store.transaction() as db:
+                db.execute("UPDATE tenant_clocks SET frozen_at = NULL WHERE frozen_at IS NOT NULL")
+
     def forget_tenants(self) -> None:
         """Every tenant back on the sandbox's time (the sandbox was reset)."""
-        self._tenant_frozen_at.clear()
         with self._store.transaction() as db:
             db.execute("DELETE FROM tenant_clocks")
 
-    def _set_tenant_offset(self, tenant: str, offset_s: float) -> None:
-        with self._store.transaction() as db:  # a configuration write: the cached offset is dropped
-            if offset_s:
-                db.execute("INSERT INTO tenant_clocks (tenant_id, offset_s) VALUES (?, ?) ON CONFLICT(tenant_id)"
-                           " DO UPDATE SET offset_s = excluded.offset_s", (tenant, offset_s))
+    def _set_tenant(self, tenant: str, offset_s: float, frozen_at: float | None) -> None:
+        with self._store.transaction() as db:  # a configuration write: the cached state is dropped
+            if offset_s or frozen_at is not None:
+                db.execute("INSERT INTO tenant_clocks (tenant_id, offset_s, frozen_at) VALUES (?, ?, ?)"
+                           " ON CONFLICT(tenant_id) DO UPDATE SET offset_s = excluded.offset_s,"
+                           " frozen_at = excluded.frozen_at", (tenant, offset_s, frozen_at))
             else:
                 db.execute("DELETE FROM tenant_clocks WHERE tenant_id = ?", (tenant,))
 

@@ -38,6 +38,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from keylab.keys import looks_real, mask_like_openai
+from keylab.pricing import from_pico
 from keylab.pricing.cost import as_usd
 from keylab.sandbox.accounts import create_account, find_key, grant_credit
 from keylab.sandbox.billing import QUOTA_VARIANTS
@@ -50,7 +51,14 @@ _KEEP_ON_RESET = ("schema_version", "meta")
 # and no more credit per account than a lesson could want (the sandbox's dollars are make-believe,
 # but a student's server load is not).
 STUDENT_PRACTICE_ACCOUNTS = 200
-STUDENT_CREDIT_MAX_USD = Decimal(100)
+STUDENT_CREDIT_MAX_USD = Decimal(100)  # the most credit a practice account can hold
+STUDENT_FAULTS = 20  # staged at once by one student: every request of theirs looks through them
+# Bounds on what anyone stages, so no value can break the clock's date arithmetic, SQLite's integers
+# or a request's wait: the clock stays within a century of real time, a fault within a day's requests.
+MAX_OFFSET_S = 100 * 366 * 86_400
+MAX_FAULT_COUNT = 10_000
+MAX_LATENCY_MS = 60_000
+MAX_KEY_LIMIT = 10**9
 
 
 class ControlError(Exception):
@@ -85,6 +93,9 @@ def _authorize(request: Request) -> str | None:
     if key.tenant_id is None:
         raise ControlError(403, "Only class students' keys can stage lessons on this sandbox (see `keylab classroom"
                                 " create`); everyone else needs the operator token.")
+    if key.org_id != key.tenant_id:  # a practice account's key (a leaked one, in lesson 07) is not the student
+        raise ControlError(403, "Only the key your class gave you can stage lessons; a practice account's keys "
+                                "cannot. Use the OPENAI_API_KEY of your .env.")
     return key.tenant_id
 
 
@@ -139,16 +150,19 @@ def _control(handler: Any) -> Any:
     return route
 
 
-def _student_credit(amount: Decimal, tenant: str | None, name: str) -> None:
-    if tenant is not None and amount > STUDENT_CREDIT_MAX_USD:
-        raise ControlError(400, f"'{name}' can be at most {STUDENT_CREDIT_MAX_USD} on a class sandbox.")
+def _student_credit(balance: Decimal, tenant: str | None) -> None:
+    if tenant is not None and balance > STUDENT_CREDIT_MAX_USD:
+        raise ControlError(400, f"A practice account can hold at most {STUDENT_CREDIT_MAX_USD} US dollars of credit "
+                                "on a class sandbox.")
 
 
 async def accounts(request: Request, state: SandboxState, tenant: str | None) -> dict[str, Any]:
     body = await _body(request)
     amount = _usd(body.get("credits_usd", 0), "credits_usd")
-    _student_credit(amount, tenant, "credits_usd")
+    _student_credit(amount, tenant)
     email = body.get("email")
+    if email is not None and tenant is not None:  # or a student could take a classmate's address
+        raise ControlError(400, "A practice account gets an email address of its own: leave out 'email'.")
     if email is not None and (not isinstance(email, str) or "@" not in email):
         raise ControlError(400, "'email' must be an email address.")
     if email and state.store.query_one("SELECT 1 FROM users WHERE email = ?", (email,)):
@@ -168,10 +182,8 @@ async def credit(request: Request, state: SandboxState, tenant: str | None) -> d
         raise ControlError(404, "No organization with that 'organization_id'" + (
             " among your practice accounts (your own budget is your instructor's to change)." if tenant else "."))
     amount = _usd(body.get("amount_usd"), "amount_usd")
-    _student_credit(amount, tenant, "amount_usd")
+    _student_credit(from_pico(state.billing.balance_pico(org_id)) + amount, tenant)
     grant_credit(state.store, state.clock, org_id, amount, "control plane")
-    from keylab.pricing import from_pico
-
     return {"organization_id": org_id, "balance_usd": str(from_pico(state.billing.balance_pico(org_id)))}
 
 
@@ -193,6 +205,10 @@ async def clock(request: Request, state: SandboxState, tenant: str | None) -> di
             seconds = body.get("advance_seconds")
             if not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or not math.isfinite(seconds):
                 raise ControlError(400, "Send {\"advance_seconds\": N}, {\"reset\": true} or {\"frozen\": true}.")
+            offset = clock.offset_s + (clock.tenant_offset_s(tenant) if tenant else 0.0)
+            if abs(offset + seconds) > MAX_OFFSET_S:
+                raise ControlError(400, "The clock stays within 100 years of real time: move it by less, or send "
+                                        "{\"reset\": true}.")
             clock.advance(float(seconds), tenant)
     offset = clock.offset_s + (clock.tenant_offset_s(tenant) if tenant else 0.0)
     return {"now": int(clock.now_for(tenant)), "offset_seconds": offset, "today": str(clock.today_for(tenant)),
@@ -210,14 +226,22 @@ async def faults(request: Request, state: SandboxState, tenant: str | None) -> d
         raise ControlError(400, f"'kind' must be one of {', '.join(FAULT_KINDS)}.")
     count = body.get("count", 1)
     latency = body.get("latency_ms", 0)
-    if not isinstance(count, int) or count < 1 or not isinstance(latency, int) or latency < 0:
-        raise ControlError(400, "'count' must be a whole number of requests >= 1 and 'latency_ms' >= 0.")
+    if not _whole(count, 1, MAX_FAULT_COUNT) or not _whole(latency, 0, MAX_LATENCY_MS):
+        raise ControlError(400, f"'count' must be a whole number of requests from 1 to {MAX_FAULT_COUNT:,} and "
+                                f"'latency_ms' from 0 to {MAX_LATENCY_MS:,}.")
     path = body.get("path")
-    if path is not None and not isinstance(path, str):
+    if path is not None and (not isinstance(path, str) or not path.startswith("/v1/") or len(path) > 200):
         raise ControlError(400, "'path' must be a path such as /v1/chat/completions.")
-    with state.faults.lock:
-        state.faults.items.append(Fault(kind, count, path, latency, tenant))
-        return {"faults": [_fault_json(f) for f in state.faults.items if f.tenant == tenant]}
+    if tenant is not None and len(state.faults.staged(tenant)) >= STUDENT_FAULTS:
+        raise ControlError(429, f"You have {STUDENT_FAULTS} faults staged, the most a class sandbox allows: "
+                                "use them up, or clear them (DELETE /sandbox/faults).")
+    staged = state.faults.stage(Fault(kind, count, path, latency, tenant))
+    return {"faults": [_fault_json(fault) for fault in staged]}
+
+
+def _whole(value: Any, low: int, high: int) -> bool:
+    """A JSON whole number (not true or false) from low to high."""
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
 
 
 def _fault_json(fault: Fault) -> dict[str, Any]:
@@ -230,8 +254,9 @@ async def key_limits(request: Request, state: SandboxState, tenant: str | None) 
     values = {}
     for name in ("rpm", "tpm"):
         value = body.get(name)
-        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
-            raise ControlError(400, f"'{name}' must be a whole number >= 1, or null to remove the limit.")
+        if value is not None and not _whole(value, 1, MAX_KEY_LIMIT):
+            raise ControlError(400, f"'{name}' must be a whole number from 1 to {MAX_KEY_LIMIT:,}, or null to remove "
+                                    "the limit.")
         values[name] = value
     with state.store.transaction() as db:
         updated = db.execute(

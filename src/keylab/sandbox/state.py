@@ -31,8 +31,8 @@ class Fault:
         self.latency_ms = latency_ms
         self.tenant = tenant  # None: every request; else only the requests of that class student (clock.py)
 
-    def matches(self, path: str, tenants: tuple[str | None, ...]) -> bool:
-        return self.remaining > 0 and self.tenant in tenants and (self.path is None or self.path == path)
+    def matches(self, path: str) -> bool:
+        return self.remaining > 0 and (self.path is None or self.path == path)
 
     def __repr__(self) -> str:
         return (f"Fault({self.kind!r}, remaining={self.remaining}, path={self.path!r}, latency_ms={self.latency_ms},"
@@ -40,37 +40,57 @@ class Fault:
 
 
 class Faults:
-    """The staged faults, in the order they were staged."""
+    """The staged faults, in the order they were staged, kept per tenant (None: the operator's,
+    for every request; else a class student's, for their requests only: keylab.sandbox.clock)."""
 
     def __init__(self) -> None:
-        self.items: list[Fault] = []
+        self.by_tenant: dict[str | None, list[Fault]] = {}
         self.lock = threading.Lock()
+
+    def __bool__(self) -> bool:
+        """Whether anything is staged (read without the lock: the usual answer is no)."""
+        return bool(self.by_tenant)
+
+    def stage(self, fault: Fault) -> list[Fault]:
+        """Add a fault; returns what is now staged for its tenant."""
+        with self.lock:
+            staged = self.by_tenant.setdefault(fault.tenant, [])
+            staged.append(fault)
+            return list(staged)
+
+    def staged(self, tenant: str | None) -> list[Fault]:
+        with self.lock:
+            return list(self.by_tenant.get(tenant, ()))
+
+    def staged_for(self, tenant: str) -> bool:
+        """Whether a class student staged something (read without the lock, as in `take`)."""
+        return tenant in self.by_tenant
 
     def take(self, path: str, kinds: tuple[str, ...], tenants: tuple[str | None, ...] = (None,)) -> Fault | None:
         """Use up one matching staged fault of one of `kinds` staged for one of `tenants`, if any."""
-        if not self.items:  # the usual case, decided without the lock
+        if not self.by_tenant:  # the usual case, decided without the lock
             return None
         with self.lock:
-            for fault in self.items:
-                if fault.kind in kinds and fault.matches(path, tenants):
-                    fault.remaining -= 1
-                    if fault.remaining <= 0:
-                        self.items.remove(fault)
-                    return fault
+            for tenant in tenants:
+                staged = self.by_tenant.get(tenant)
+                for fault in staged or ():
+                    if fault.kind in kinds and fault.matches(path):
+                        fault.remaining -= 1
+                        if fault.remaining <= 0:
+                            staged.remove(fault)  # type: ignore[union-attr]
+                            if not staged:
+                                del self.by_tenant[tenant]
+                        return fault
         return None
-
-    def staged_for(self, tenant: str) -> bool:
-        """Whether a class student staged something (read without the lock: a hint, as in `take`)."""
-        return any(fault.tenant == tenant for fault in self.items)
 
     def clear(self, tenant: str | None = None) -> None:
         """Forget the faults staged for `tenant` (None: the operator's)."""
         with self.lock:
-            self.items[:] = [fault for fault in self.items if fault.tenant != tenant]
+            self.by_tenant.pop(tenant, None)
 
     def clear_all(self) -> None:
         with self.lock:
-            self.items.clear()
+            self.by_tenant.clear()
 
 
 def _imported_listener(name: str, *args: Any) -> Callable[[Settled], None]:
@@ -119,6 +139,7 @@ class SandboxState:
     def __init__(self, data_dir: str | Path, *, public_url: str | None = None) -> None:
         self.store = Store(data_dir)
         self.clock = Clock(self.store)
+        self.clock.thaw_tenants()  # a restart lets every clock run again, the sandbox's own too
         # The base URL of links in e-mails (hosts.public_url), set from the server's configuration;
         # None only for an app not served by keylab's server: pages answering a request then use the
         # request's address, and e-mails the platform sends on its own (spend alerts, budget

@@ -102,10 +102,10 @@ def endpoint(handler: Handler, *, scopes: tuple[str, ...] = (), admin: bool = Fa
         state: SandboxState = request.app.state.sandbox
         call = Call(request, state, new_request_id(), time.perf_counter())
         try:
-            if state.faults.items:  # something is staged (nearly never)
+            if state.faults:  # something is staged (nearly never)
                 await _apply_faults(call, None)
             call.key = authenticate(call, admin=admin, scopes=scopes)
-            if call.key.tenant_id is not None and state.faults.items and state.faults.staged_for(call.key.tenant_id):
+            if call.key.tenant_id is not None and state.faults and state.faults.staged_for(call.key.tenant_id):
                 await _apply_faults(call, call.key.tenant_id)  # what a class student staged for themselves
             state.billing.mark_used(call.key.id)  # "Last used" counts every authenticated request
             call.headers.update(_idle_headers(call.key.rpm_limit, call.key.tpm_limit))
@@ -181,8 +181,7 @@ def authenticate(call: Call, *, admin: bool = False, scopes: tuple[str, ...] = (
     key = find_key(call.state.store, call.state.clock, token)
     if key is None:
         raise ApiError("invalid_api_key", masked=mask_like_openai(token))
-    if key.clock_tenant is not None:  # a class student's practice account: the rest of the call reads their clock
-        enter_tenant(key.clock_tenant)
+    enter_tenant(key.clock_tenant)  # a class student's practice account: the rest of the call reads their clock
     if org_header and org_header != key.org_id:
         raise ApiError("mismatched_organization")
     if project_header and key.project_id and project_header != key.project_id:

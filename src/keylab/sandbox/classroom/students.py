@@ -104,7 +104,8 @@ def student_row(store: Store, email: str) -> sqlite3.Row:
 
 def reset_student(store: Store, clock: Clock, email: str, *, new_key: bool = False) -> str | None:
     """Give a student a fresh start: their usage, errors and lab progress are forgotten, their
-    credit is back to the budget and their clock back on the sandbox's time. With new_key the old key is revoked and the new one returned
+    credit is back to the budget, their clock back on the sandbox's time, and the practice accounts
+    they made are closed (their keys revoked) and no longer count against their number. With new_key the old key is revoked and the new one returned
     (for a key that leaked or was lost); otherwise the student keeps their key and None is returned.
     """
     row = student_row(store, email)
@@ -118,6 +119,10 @@ def reset_student(store: Store, clock: Clock, email: str, *, new_key: bool = Fal
             db.execute("INSERT INTO credit_grants (org_id, amount_pico, created_at, source) VALUES (?, ?, ?, ?)",
                        (org_id, budget_pico - balance, clock.now_s(), "classroom reset"))
             db.execute("UPDATE organizations SET balance_pico = ? WHERE id = ?", (budget_pico, org_id))
+        practice = "SELECT id FROM organizations WHERE tenant_id = ? AND id != ?"
+        db.execute(f"UPDATE api_keys SET revoked_at = ? WHERE revoked_at IS NULL AND org_id IN ({practice})",
+                   (clock.now_s(), org_id, org_id))
+        db.execute(f"UPDATE organizations SET tenant_id = NULL WHERE id IN ({practice})", (org_id, org_id))
     clock.reset(org_id)  # the student's organization is their tenant (clock.py)
     if not new_key:
         return None
