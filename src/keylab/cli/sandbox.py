@@ -68,8 +68,10 @@ REMOTE_WARNING = """\
 warning: serving on {host}, beyond this machine. Anyone who can reach this address on your network can:
   - call the API with a key of this sandbox (students' keys, or keys they create), spending sandbox credit;
   - open the dashboard: sign up, log in, create keys, read the sandbox Outbox of their own accounts;
-  - send check results to /sandbox/progress with a student's key.
-  The control plane (/sandbox/…) and the instructor page (/classroom) still need the operator token.
+  - send check results to /sandbox/progress with a student's key;
+  - with a student's key, stage that student's own lessons on the control plane (/sandbox/…): practice
+    accounts, their own clock and faults, mail about their own accounts.
+  The rest of the control plane and the instructor page (/classroom) still need the operator token.
   Nothing here is real money, but use it on a classroom network only, and stop it (Ctrl-C) after class.
   Students set OPENAI_BASE_URL=http://THIS-MACHINE'S-ADDRESS:PORT/v1 (`keylab classroom create --base-url`)."""
 
