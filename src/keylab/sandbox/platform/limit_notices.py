@@ -37,7 +37,7 @@ def _owner_and_names(store: Store, scope: str, scope_id: str) -> Any:
             "SELECT u.email, o.id AS org_id, o.name AS org_name, NULL AS project_name FROM organizations o"
             " JOIN users u ON u.id = o.owner_user_id WHERE o.id = ?", (scope_id,))
     return store.query_one(
-        "SELECT u.email, o.name AS org_name, p.name AS project_name FROM projects p"
+        "SELECT u.email, o.id AS org_id, o.name AS org_name, p.name AS project_name FROM projects p"
         " JOIN organizations o ON o.id = p.org_id JOIN users u ON u.id = o.owner_user_id WHERE p.id = ?",
         (scope_id,))
 
