@@ -55,6 +55,7 @@ from keylab.sandbox.classroom.roster import RosterEntry
 from keylab.sandbox.classroom.students import create_class
 from keylab.sandbox.client import ControlClient, ControlError
 from keylab.sandbox.clock import Clock
+from keylab.sandbox.server import MAX_CONNECTIONS
 from keylab.sandbox.store import Store
 from keylab.spend import fetch_spend
 
@@ -95,6 +96,8 @@ def _label(error: BaseException) -> str:
     status = getattr(error, "status_code", None)
     code = getattr(error, "code", None)
     name = str(status) if status else type(error).__name__
+    if isinstance(error, openai.APIConnectionError) and error.__cause__ is not None:  # what httpx saw
+        name += f" ({type(error.__cause__).__name__}: {error.__cause__})"
     return f"{name} {code}" if code else name
 
 
@@ -111,7 +114,8 @@ class TimedControl(ControlClient):
             return super()._request(method, path, body)
         finally:
             self.student.control_latencies.append(time.perf_counter() - started)
-            self.student.tally.control[f"{method} {path.split('?')[0]}"] += 1
+            where = "/sandbox/keys/{id}/limits" if path.startswith("/sandbox/keys/") else path.split("?")[0]
+            self.student.tally.control[f"{method} {where}"] += 1
 
 
 class Student:
@@ -495,6 +499,21 @@ def _peak_rss_mb(pid: int) -> float | None:
     return None
 
 
+class FdSampler(threading.Thread):
+    """The sandbox's open file descriptors (its connections, mostly), sampled every 0.2 s."""
+
+    def __init__(self, pid: int) -> None:
+        super().__init__(daemon=True)
+        self.pid, self.peak, self.stop = pid, 0, threading.Event()
+
+    def run(self) -> None:
+        while not self.stop.wait(0.2):
+            try:
+                self.peak = max(self.peak, len(os.listdir(f"/proc/{self.pid}/fd")))
+            except OSError:
+                return
+
+
 def _percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
@@ -559,11 +578,14 @@ def main() -> None:
             made = time.perf_counter() - made
         log = Path(tmp) / "sandbox.log"
         process, base_url = _start_sandbox(data_dir, log)
+        fds = FdSampler(process.pid)
+        fds.start()
         try:
             learners, latencies, control_latencies, wall = run(base_url, students, Path(tmp) / "students",
                                                                args.timeout)
         finally:
             peak_mb, server_cpu = _peak_rss_mb(process.pid), _cpu_seconds(process.pid)
+            fds.stop.set()
             process.terminate()
             process.wait(timeout=10)
         with sqlite3.connect(data_dir / "sandbox.db") as db:
@@ -602,7 +624,8 @@ def main() -> None:
     tracebacks = logged.count("Traceback (most recent call last)")
     print(f"exceptions the sandbox logged: {tracebacks}" + (f"; the first:\n{logged[:2000]}" if tracebacks else ""))
     if peak_mb is not None and server_cpu is not None:
-        print(f"sandbox: peak memory {peak_mb:.0f} MB; CPU {server_cpu:.1f} s of {wall:.1f} s wall "
+        print(f"sandbox: peak memory {peak_mb:.0f} MB; peak open file descriptors {fds.peak} (its cap on connections: "
+              f"{MAX_CONNECTIONS}); CPU {server_cpu:.1f} s of {wall:.1f} s wall "
               f"({server_cpu / (requests + control) * 1000:.2f} ms per request): the rest is the "
               f"{args.students} students' side")
     if finished < args.students:
