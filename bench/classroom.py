@@ -128,6 +128,7 @@ class Student:
         self.tally = Tally()
         self.offset = 0.0  # how far this student moved their own clock: every answer must show it
         self.staged = False  # a 5xx is expected only while this student has a fault staged
+        self.step = "start"  # the notebook cell being run, for the report of what went wrong where
         self.control = TimedControl(base_url.removesuffix("/v1"), key, self)
 
     # --- clients, as the notebooks make them, with a hook that sees every response ---
@@ -160,11 +161,11 @@ class Student:
             if expect is not None and isinstance(error, expect) and (code is None or getattr(error, "code", None) == code):
                 self.tally.expected[_label(error)] += 1
                 return error
-            self.tally.unexpected[_label(error)] += 1
+            self.tally.unexpected[f"{self.step}: {_label(error)}"] += 1
             return error
         self.latencies.append(time.perf_counter() - started)
         if expect is not None and not or_success:
-            self.tally.unexpected[f"succeeded, expected {expect.__name__} {code or ''}".strip()] += 1
+            self.tally.unexpected[f"{self.step}: succeeded, expected {expect.__name__} {code or ''}".strip()] += 1
         if org is not None:
             self.tally.billed[org] += 1
         self.check_time(answer, wall, time.time())
@@ -194,7 +195,7 @@ class Student:
         before = self.tally.requests
         try:
             send()
-            self.tally.unexpected[f"succeeded, expected {expect.__name__}"] += 1
+            self.tally.unexpected[f"{self.step}: succeeded, expected {expect.__name__}"] += 1
         except expect:
             self.tally.not_sent += 1
         if self.tally.requests != before:
@@ -233,11 +234,12 @@ class Student:
             self.check_clock(self.control.clock(), "at the end")
             self.tally.finished = True
         except (ControlError, Mismatch, openai.APIError, httpx.HTTPError, KeyError, AttributeError) as error:
-            self.tally.unexpected[f"stopped the lessons: {type(error).__name__}: {str(error)[:160]}"] += 1
+            self.tally.unexpected[f"{self.step}: stopped the lessons: {type(error).__name__}: {str(error)[:160]}"] += 1
         return self.tally
 
     def lesson_03(self, client: openai.OpenAI) -> None:
         own = self.org_id
+        self.step = "03"
         self.call(lambda: client.chat.completions.create(model=COURSE_MODEL, messages=HELLO), org=own)
         self.call(lambda: client.responses.create(model=COURSE_MODEL, input=HELLO[0]["content"]), org=own)
         headers = {"Authorization": f"Bearer {self.key}", "Content-Type": "application/json"}
@@ -268,6 +270,7 @@ class Student:
 
     def lesson_04(self, client: openai.OpenAI) -> None:
         control, own = self.control, self.org_id
+        self.step = "04 keys"
         self.not_sent(lambda: openai.OpenAI(api_key="", base_url=self.base_url), openai.OpenAIError)
         reply = self.call(lambda: self.raw_post({"model": COURSE_MODEL, "messages": HELLO}))  # no key at all
         if not isinstance(reply, httpx.Response) or reply.status_code != 401:
@@ -281,6 +284,7 @@ class Student:
         with self.openai(api_key=self.key + "\n", max_retries=0) as probe:
             self.not_sent(lambda: probe.models.list(), openai.APIConnectionError)
 
+        self.step = "04 throwaway"
         throwaway = control.create_account(credits_usd=1)
         self.try_key(throwaway["api_key"], works=True)
         with self.openai(admin_api_key=throwaway["admin_key"]) as admin:
@@ -288,6 +292,7 @@ class Student:
                 throwaway["api_key_id"], project_id=throwaway["project_id"]))
         self.try_key(throwaway["api_key"], works=False)
 
+        self.step = "04 unfunded"
         unfunded = control.create_account(credits_usd=0)
         with self.openai(api_key=unfunded["api_key"], max_retries=0) as new_client:
             self.call(lambda: new_client.models.list())
@@ -298,6 +303,7 @@ class Student:
             self.call(lambda: new_client.chat.completions.create(model=COURSE_MODEL, messages=HELLO),
                       org=unfunded["organization_id"])
 
+        self.step = "04 rpm=3"
         busy = control.create_account(credits_usd=1)
         control.set_key_limits(busy["api_key_id"], rpm=3)
         with self.openai(api_key=busy["api_key"], max_retries=0) as limited:
@@ -314,11 +320,13 @@ class Student:
             self.call(lambda: limited.chat.completions.create(model=COURSE_MODEL, messages=HELLO),
                       org=busy["organization_id"])
 
+        self.step = "04 models"
         for model in ("gpt-6-lunar", "o1"):
             self.call(lambda model=model: client.chat.completions.create(model=model, messages=HELLO),
                       expect=openai.NotFoundError, code="model_not_found")
         self.call(lambda: client.models.retrieve(COURSE_MODEL))
 
+        self.step = "04 faults"
         sent: list[httpx.Request] = []
         http_client = self.http_client(sent.append)
         counted = openai.OpenAI(api_key=self.key, base_url=self.base_url, http_client=http_client)  # 2 retries
@@ -336,6 +344,7 @@ class Student:
             self.tally.leaks[f"staged 500, max_retries=0: {len(sent)} requests sent, not 1"] += 1
         self.staged = False
 
+        self.step = "04 no credit"
         empty = control.create_account(credits_usd=0)
         sent.clear()
         no_credit = openai.OpenAI(api_key=empty["api_key"], base_url=self.base_url, http_client=http_client)
@@ -355,6 +364,7 @@ class Student:
                 self.openai(admin_api_key=account["admin_key"], max_retries=0))
 
     def lesson_05(self) -> None:
+        self.step = "05"
         account, client, admin = self.practice_account()
         org = account["organization_id"]
         with client, admin:
@@ -372,6 +382,7 @@ class Student:
                 self.mismatch("lesson 05: the usage and costs APIs do not match the three calls")
 
     def lesson_06(self) -> None:
+        self.step = "06 budget"
         account, client, admin = self.practice_account()
         org_id, project = account["organization_id"], account["project_id"]
         with client, admin:
@@ -398,16 +409,19 @@ class Student:
                 self.mismatch("lesson 06: 19 expensive calls and no budget 429")
             self.call(expensive_call, expect=openai.RateLimitError, code="project_spend_limit_exceeded")  # "again"
 
+            self.step = "06 outbox"
             mail = self.control.outbox(ALERT_TO)
             if not mail:
                 self.mismatch("lesson 06: no alert e-mail in the Outbox")
             elif any(project not in message["body"] for message in mail):
                 self.tally.leaks["the Outbox showed mail about another student's project"] += 1
 
+            self.step = "06 raised"
             self.call(lambda: org.projects.spend_limit.update(project, currency="USD", interval="month",
                                                               threshold_amount=500))
             self.call(expensive_call, org=org_id)
 
+            self.step = "06 rate limits"
             listed = self.call(lambda: org.projects.rate_limits.list_rate_limits(project))
             mine = {r.model: r for r in listed}.get(COURSE_MODEL)
             if mine is None:
@@ -425,6 +439,7 @@ class Student:
     def guarded_lessons(self, client: openai.OpenAI, org_id: str) -> None:
         """Lesson 06's guards on the student's own clock (`sandbox_clock(control)`): a guarded call,
         one refused before sending, the batch, next month on their clock, the resumed batch."""
+        self.step = "06 guard"
         clock = sandbox_clock(self.control)
         guard = BudgetGuard(client, budget_usd="0.01", clock=clock)
         self.call(lambda: guard.chat.completions.create(model=COURSE_MODEL, messages=HELLO_06,
@@ -436,11 +451,13 @@ class Student:
         except BudgetExceeded:
             self.tally.guard_refused += 1
 
+        self.step = "06 batch"
         state_file = self.state_dir / "batch-spend.json"
         summaries: dict[int, str] = {}
         if self.run_batch(BudgetGuard(client, budget_usd="0.006", state_file=state_file, clock=clock),
                           summaries, org_id):
             self.mismatch("lesson 06: the batch finished within $0.006")
+        self.step = "06 next month"
         restarted = BudgetGuard(client, budget_usd="0.006", state_file=state_file, clock=clock)
         reading = self.control.clock()
         now = dt.datetime.fromtimestamp(reading["now"], dt.timezone.utc)
