@@ -53,7 +53,7 @@ from keylab.lessons.costs import TICKETS
 from keylab.pricing import COURSE_MODEL, cost_of
 from keylab.sandbox.classroom.roster import RosterEntry
 from keylab.sandbox.classroom.students import create_class
-from keylab.sandbox.client import ControlClient, ControlError
+from keylab.sandbox.client import ControlClient
 from keylab.sandbox.clock import Clock
 from keylab.sandbox.server import MAX_CONNECTIONS
 from keylab.sandbox.store import Store
@@ -233,7 +233,7 @@ class Student:
             self.lesson_06()
             self.check_clock(self.control.clock(), "at the end")
             self.tally.finished = True
-        except (ControlError, Mismatch, openai.APIError, httpx.HTTPError, KeyError, AttributeError) as error:
+        except Exception as error:  # one student's failure is a finding, not the end of the bench
             self.tally.unexpected[f"{self.step}: stopped the lessons: {type(error).__name__}: {str(error)[:160]}"] += 1
         return self.tally
 
