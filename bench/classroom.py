@@ -210,7 +210,7 @@ class Student:
             self.tally.billed[org] += 1
             self.check_time(first, wall, time.time())
         except openai.APIError as error:
-            self.tally.unexpected[_label(error)] += 1
+            self.tally.unexpected[f"{self.step}: {_label(error)}"] += 1
         self.latencies.append(time.perf_counter() - started)
 
     def check_clock(self, reading: dict[str, Any], where: str) -> None:
