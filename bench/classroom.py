@@ -129,6 +129,7 @@ class Student:
         self.offset = 0.0  # how far this student moved their own clock: every answer must show it
         self.staged = False  # a 5xx is expected only while this student has a fault staged
         self.step = "start"  # the notebook cell being run, for the report of what went wrong where
+        self.done = False  # run() returned, whether or not every lesson went through
         self.control = TimedControl(base_url.removesuffix("/v1"), key, self)
 
     # --- clients, as the notebooks make them, with a hook that sees every response ---
@@ -235,6 +236,7 @@ class Student:
             self.tally.finished = True
         except Exception as error:  # one student's failure is a finding, not the end of the bench
             self.tally.unexpected[f"{self.step}: stopped the lessons: {type(error).__name__}: {str(error)[:160]}"] += 1
+        self.done = True
         return self.tally
 
     def lesson_03(self, client: openai.OpenAI) -> None:
@@ -645,8 +647,10 @@ def main() -> None:
               f"{MAX_CONNECTIONS}); CPU {server_cpu:.1f} s of {wall:.1f} s wall "
               f"({server_cpu / (requests + control) * 1000:.2f} ms per request): the rest is the "
               f"{args.students} students' side")
-    if finished < args.students:
-        os._exit(1)  # students still running past --timeout: do not wait for their threads
+    running = sum(not learner.tally.finished and not learner.done for learner in learners)
+    if running:
+        print(f"{running} students were still running at --timeout {args.timeout:.0f} s")
+        os._exit(1)  # do not wait for their threads
 
 
 if __name__ == "__main__":
