@@ -488,3 +488,11 @@ def test_calls_arriving_together_hold_only_what_they_will_cost(tmp_path: Path, s
             sock.close()
         assert statuses.count(200) == 5 and statuses.count(429) == 5, statuses
         assert -cost < server.app.state.sandbox.billing.balance_pico(org) < 0
+
+
+def test_the_server_keeps_an_idle_connection_longer_than_the_sdk_does() -> None:
+    """The client must be the one to drop an idle keep-alive connection: a server that closes it at
+    the moment the client reuses it resets a request (bench/README.md, "Classroom benchmark")."""
+    client_expiry = httpx.Limits().keepalive_expiry  # httpx's default, which the openai SDK keeps: 5 s
+    assert client_expiry is not None
+    assert sandbox_server._config(object(), "127.0.0.1", 0, "warning").timeout_keep_alive >= client_expiry + 5

@@ -28,6 +28,11 @@ DEFAULT_PORT = 8765
 HEADER_TIMEOUT_S = 10.0  # a request's line and headers must arrive within this, from its first byte
 MAX_CONNECTIONS = 500  # open connections (each holds a file descriptor); past it the oldest waiting one goes
 MAX_HEADER_BYTES = 32 * 1024  # h11 refuses a request whose line and headers are larger (400)
+# How long an idle keep-alive connection stays open. Longer than httpx's (so the openai SDK's) 5 s
+# `keepalive_expiry`, so the client drops an idle connection before the server closes it: with
+# both at uvicorn's default 5 s, a client reusing a connection idle for ~5 s races the server's
+# close and gets a reset or "Server disconnected" (bench/README.md, "Classroom benchmark").
+KEEP_ALIVE_S = 15
 
 
 class _Protocol(H11Protocol):
@@ -88,7 +93,7 @@ def _config(app: object, host: str, port: int, log_level: str) -> uvicorn.Config
     being handled at once, as the cap keeps the connections below it."""
     return uvicorn.Config(
         app, host=host, port=port, log_level=log_level, access_log=False, lifespan="on",
-        server_header=False, date_header=True, timeout_graceful_shutdown=1,
+        server_header=False, date_header=True, timeout_graceful_shutdown=1, timeout_keep_alive=KEEP_ALIVE_S,
         http=_Protocol, ws="none", loop="asyncio",
         limit_concurrency=MAX_CONNECTIONS + 1, h11_max_incomplete_event_size=MAX_HEADER_BYTES,
     )
