@@ -24,7 +24,7 @@ from keylab.guard.estimate import count_prompt
 from keylab.pricing import COURSE_MODEL, cost_of, format_usd, to_pico
 from keylab.sandbox import serve_in_background
 from keylab.sandbox.accounts import balance_pico
-from keylab.sandbox.client import ControlClient
+from keylab.sandbox.client import ControlClient, ControlError
 from keylab.sandbox.store import Store
 from tests.conftest import make_client
 
@@ -324,3 +324,23 @@ def test_the_sandbox_clock_moves_the_month(tmp_path: Path) -> None:
         assert guard.period != month and guard.spent_usd == 0
         guard.chat.completions.create(model=COURSE_MODEL, messages=HELLO, max_completion_tokens=50)
         sdk.close()
+
+
+def test_an_answered_call_is_booked_when_the_clock_cannot_be_read(client: OpenAI) -> None:
+    """The sandbox's clock may not answer between a call and its settling: the call still counts."""
+    clock = FakeClock(dt.date(2026, 12, 31))
+    readings = 0
+
+    def answers_twice() -> float:  # read when the guard is made and the call reserved; gone when it settles
+        nonlocal readings
+        readings += 1
+        if readings > 2:
+            raise ControlError("The sandbox at http://127.0.0.1:1 does not answer (ReadError).")
+        return clock()
+
+    guard = BudgetGuard(client, "2.5", clock=answers_twice)
+    reply = guard.chat.completions.create(model=COURSE_MODEL, messages=HELLO, max_completion_tokens=50)
+    assert readings == 3
+    books = guard._ledger  # read without the clock
+    assert books.reserved_usd == 0 and books.calls == 1
+    assert books.spent_usd == cost_of(COURSE_MODEL, reply.usage.prompt_tokens, reply.usage.completion_tokens).total_usd
