@@ -55,7 +55,7 @@ from keylab.sandbox.classroom.roster import RosterEntry
 from keylab.sandbox.classroom.students import create_class
 from keylab.sandbox.client import ControlClient
 from keylab.sandbox.clock import Clock
-from keylab.sandbox.server import MAX_CONNECTIONS
+from keylab.sandbox.server import connection_cap
 from keylab.sandbox.store import Store
 from keylab.spend import fetch_spend
 
@@ -644,7 +644,7 @@ def main() -> None:
     print(f"exceptions the sandbox logged: {tracebacks}" + (f"; the first:\n{logged[:2000]}" if tracebacks else ""))
     if peak_mb is not None and server_cpu is not None:
         print(f"sandbox: peak memory {peak_mb:.0f} MB; peak open file descriptors {fds.peak} (its cap on connections: "
-              f"{MAX_CONNECTIONS}); CPU {server_cpu:.1f} s of {wall:.1f} s wall "
+              f"{connection_cap()} here, as the server's open-files limit allows); CPU {server_cpu:.1f} s of {wall:.1f} s wall "
               f"({server_cpu / (requests + control) * 1000:.2f} ms per request): the rest is the "
               f"{args.students} students' side")
     running = sum(not learner.tally.finished and not learner.done for learner in learners)

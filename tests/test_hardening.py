@@ -299,6 +299,38 @@ def test_half_sent_headers_are_cut_off(tmp_path: Path, monkeypatch: pytest.Monke
                 time.sleep(0.3)
 
 
+def test_past_the_connection_cap_a_quiet_stranger_goes_not_a_working_client(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A room holds 2–3 connections per student; past the cap the sandbox closes a connection that
+    never carried a request and has been quiet longest, never one a client has just used."""
+    monkeypatch.setattr(sandbox_server, "connection_cap", lambda: 12)
+    monkeypatch.setattr(sandbox_server, "EVICT_AFTER_S", 0.3)
+    request = b"GET /sandbox/health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+    with serve_in_background(tmp_path / "data") as server:
+        worker = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+        def asked(sock: socket.socket) -> bytes:
+            sock.sendall(request)
+            answer = b""
+            while b'"status":"ok"' not in answer:
+                chunk = sock.recv(4096)
+                if not chunk:
+                    return answer
+                answer += chunk
+            return answer
+
+        assert b"200 OK" in asked(worker)
+        strangers = [socket.create_connection(("127.0.0.1", server.port), timeout=5) for _ in range(8)]
+        time.sleep(0.4)  # all of them quiet now; the worker answered first
+        assert b"200 OK" in asked(worker)  # just used: not a candidate
+        newcomers = [socket.create_connection(("127.0.0.1", server.port), timeout=5) for _ in range(6)]
+        time.sleep(0.2)
+        for stranger in strangers[:3]:  # 1 worker + 8 + 6 = 15 over a cap of 12: the 3 oldest strangers go
+            assert stranger.recv(100) == b""
+        assert b"200 OK" in asked(worker)
+        for sock in (worker, *strangers, *newcomers):
+            sock.close()
+
+
 def test_only_admin_keys_have_the_specs_one_year_expiry_cap(site: SandboxServer, account: dict[str, Any]) -> None:
     """The spec caps expires_in_seconds at 31,536,000 for admin keys alone; a project key's update
     takes any storable expiry."""

@@ -26,7 +26,13 @@ DEFAULT_PORT = 8765
 
 # Resource limits for a sandbox served to a room (see bench/README.md, "Hardening").
 HEADER_TIMEOUT_S = 10.0  # a request's line and headers must arrive within this, from its first byte
-MAX_CONNECTIONS = 500  # open connections (each holds a file descriptor); past it the oldest waiting one goes
+# Open connections: each holds a file descriptor. A room of students holds 2–3 each (the SDK's pool,
+# a practice account's client, the control plane), so the cap is what the open-files limit allows
+# (`connection_cap`), up to MAX_CONNECTIONS; past it a connection quiet for a while is closed.
+MAX_CONNECTIONS = 4000
+MIN_CONNECTIONS = 100
+FD_RESERVE = 64  # descriptors kept for the database, its journal, the log and the listening socket
+EVICT_AFTER_S = 1.0  # a connection that was active this recently is never closed to make room
 MAX_HEADER_BYTES = 32 * 1024  # h11 refuses a request whose line and headers are larger (400)
 # How long an idle keep-alive connection stays open. Longer than httpx's (so the openai SDK's) 5 s
 # `keepalive_expiry`, so the client drops an idle connection before the server closes it: with
@@ -35,30 +41,55 @@ MAX_HEADER_BYTES = 32 * 1024  # h11 refuses a request whose line and headers are
 KEEP_ALIVE_S = 15
 
 
+def connection_cap() -> int:
+    """How many connections the sandbox keeps open: as many as this process may open files (each
+    holds one; `keylab sandbox` raises that limit first), less a reserve, at most MAX_CONNECTIONS."""
+    try:
+        import resource
+    except ImportError:  # Windows: no such per-process limit
+        return MAX_CONNECTIONS
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        return MAX_CONNECTIONS
+    return max(MIN_CONNECTIONS, min(MAX_CONNECTIONS, soft - FD_RESERVE))
+
+
 class _Protocol(H11Protocol):
     """uvicorn's h11 protocol with two bounds it lacks: a deadline for a request's headers
     (uvicorn's keep-alive timer covers only the idle time after a response; a client that sends
     half a header, or nothing, holds its connection and file descriptor forever), and a cap on
     open connections (`limit_concurrency` answers 503 only once a request is complete)."""
 
+    max_connections = MAX_CONNECTIONS  # set per server from `connection_cap` (see `_config`)
     _header_timer: object = None
-    _opened = 0.0
+    _last_active = 0.0  # when the client last sent something, or the server last finished an answer
+    _served = False  # whether the connection has carried a whole request and answer
 
     def connection_made(self, transport: object) -> None:  # type: ignore[override]
         super().connection_made(transport)  # type: ignore[arg-type]
-        self._opened = self.loop.time()
-        if len(self.connections) > MAX_CONNECTIONS:
+        self._last_active = self.loop.time()
+        if len(self.connections) > self.max_connections:
             self._evict()
         self._arm_header_timer()
 
     def _evict(self) -> None:
-        """Over the cap: close the connection that has waited longest for its request headers (a
-        slow or half-open client), else this new one. A flood of half-sent headers then costs the
-        flooder its own oldest connections, not everyone else's access."""
+        """Over the cap: close a connection that waits for a request and has been quiet for at least
+        EVICT_AFTER_S: first one that never carried a request (a slow or half-open client), the
+        longest quiet first, then an idle keep-alive one. A flood of half-sent headers then costs
+        the flooder its own oldest connections, not everyone else's access; a connection just
+        opened or just used (its client may be sending on it right now) is never the one closed.
+        With none of those, this new connection is refused."""
+        quiet_since = self.loop.time() - EVICT_AFTER_S
         waiting = [c for c in self.connections if isinstance(c, _Protocol) and c is not self
-                   and c.conn.their_state is h11.IDLE and c.cycle is None and not c.transport.is_closing()]
-        victim = min(waiting, key=lambda c: c._opened, default=self)
+                   and c.conn.their_state is h11.IDLE and c.cycle is None and not c.transport.is_closing()
+                   and c._last_active <= quiet_since]
+        victim = min(waiting, key=lambda c: (c._served, c._last_active), default=self)
         victim.transport.close()
+
+    def on_response_complete(self) -> None:
+        self._served = True
+        self._last_active = self.loop.time()
+        super().on_response_complete()
 
     def _arm_header_timer(self) -> None:
         if self._header_timer is None:
@@ -70,6 +101,7 @@ class _Protocol(H11Protocol):
             self.transport.close()
 
     def data_received(self, data: bytes) -> None:
+        self._last_active = self.loop.time()
         super().data_received(data)
         if self.conn.their_state is h11.IDLE:
             self._arm_header_timer()  # between requests, part of the next one has come: it has a deadline
@@ -89,13 +121,15 @@ def _config(app: object, host: str, port: int, log_level: str) -> uvicorn.Config
     "auto": start-up then probes for no optional package (httptools, websockets, wsproto, uvloop),
     and the sandbox runs on the same stack in every install (h11, plain asyncio, and no WebSocket
     handling, as it has no WebSocket route). The protocol is h11's with a header deadline and a
-    connection cap (`_Protocol`); `limit_concurrency` (503 past it) then bounds only the requests
-    being handled at once, as the cap keeps the connections below it."""
+    connection cap (`_Protocol`, at `connection_cap()`); `limit_concurrency` (503 past it) then
+    bounds only the requests being handled at once, as the cap keeps the connections below it."""
+    cap = connection_cap()
+    protocol = type("_Protocol", (_Protocol,), {"max_connections": cap})
     return uvicorn.Config(
         app, host=host, port=port, log_level=log_level, access_log=False, lifespan="on",
         server_header=False, date_header=True, timeout_graceful_shutdown=1, timeout_keep_alive=KEEP_ALIVE_S,
-        http=_Protocol, ws="none", loop="asyncio",
-        limit_concurrency=MAX_CONNECTIONS + 1, h11_max_incomplete_event_size=MAX_HEADER_BYTES,
+        http=protocol, ws="none", loop="asyncio",
+        limit_concurrency=cap + 1, h11_max_incomplete_event_size=MAX_HEADER_BYTES,
     )
 
 
