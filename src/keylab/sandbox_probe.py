@@ -9,6 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import time
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import httpx
 
 HEALTH_PATH = "/sandbox/health"
 SANDBOX_HEADER = "x-keylab-sandbox"  # sent by keylab.sandbox.control.health
@@ -41,7 +45,7 @@ def answers_as_sandbox(root: str, timeout: float = TIMEOUT_S) -> bool:
     import httpx
 
     try:
-        response = httpx.get(root + HEALTH_PATH, timeout=timeout, follow_redirects=False)
+        response = _get_health(root, timeout)
     except (httpx.HTTPError, ValueError):
         return False
     return response.status_code == 200 and response.headers.get(SANDBOX_HEADER) == "1"
@@ -59,12 +63,19 @@ def instance_of(root: str, timeout: float = TIMEOUT_S) -> str | None:
     import httpx
 
     try:
-        response = httpx.get(root + HEALTH_PATH, timeout=timeout, follow_redirects=False)
+        response = _get_health(root, timeout)
         if response.status_code != 200 or response.headers.get(SANDBOX_HEADER) != "1":
             return None
         return str(response.json().get("instance") or "")
     except (httpx.HTTPError, ValueError, AttributeError):
         return None
+
+
+def _get_health(root: str, timeout: float) -> httpx.Response:
+    """GET /sandbox/health. Over plain HTTP without building a TLS context (~20 ms of CPU each)."""
+    import httpx
+
+    return httpx.get(root + HEALTH_PATH, timeout=timeout, follow_redirects=False, verify=root.startswith("https:"))
 
 
 def forget() -> None:
