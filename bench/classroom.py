@@ -16,8 +16,8 @@ Prints, asserts nothing: wall time, requests per second, p50/p95/p99 latency of 
 of the control-plane requests, whether every successful billed call left exactly one usage row in
 its organization (the student's own and each of their practice accounts: "no usage row lost"),
 the errors the lessons expect, anything else as unexpected, whether one student's clock or staged
-faults reached another ("leaks": every answer's `created` must be on its student's own clock, the
-clock reads each student's own offset, a 5xx comes only while a student has one staged, the Outbox
+faults reached another ("leaks": every practice account's answer `created` must be on its
+student's own clock and the class account's on the sandbox's, the clock reads each student's own offset, a 5xx comes only while a student has one staged, the Outbox
 shows only mail about the student's own projects), and the sandbox's memory and CPU.
 """
 
@@ -126,7 +126,7 @@ class Student:
         self.base_url, self.key, self.org_id, self.state_dir = base_url, key, org_id, state_dir
         self.latencies, self.control_latencies = latencies, control_latencies
         self.tally = Tally()
-        self.offset = 0.0  # how far this student moved their own clock: every answer must show it
+        self.offset = 0.0  # how far this student moved their clock: every practice account's answer shows it
         self.staged = False  # a 5xx is expected only while this student has a fault staged
         self.step = "start"  # the notebook cell being run, for the report of what went wrong where
         self.done = False  # run() returned, whether or not every lesson went through
@@ -169,12 +169,13 @@ class Student:
             self.tally.unexpected[f"{self.step}: succeeded, expected {expect.__name__} {code or ''}".strip()] += 1
         if org is not None:
             self.tally.billed[org] += 1
-        self.check_time(answer, wall, time.time())
+        self.check_time(answer, wall, time.time(), org)
         return answer
 
-    def check_time(self, answer: Any, sent: float, received: float) -> None:
-        """An answer is stamped on its student's clock (clock.py): real time plus this student's own
-        offset, never another student's."""
+    def check_time(self, answer: Any, sent: float, received: float, org: str | None) -> None:
+        """An answer is stamped on its student's clock (clock.py): for a practice account, real time
+        plus this student's own offset, never another student's; for the account the class gave
+        them (`org` None or theirs), the sandbox's time, whatever they moved."""
         if hasattr(answer, "parse") and hasattr(answer, "http_request"):  # `with_raw_response`
             answer = answer.parse()
         if isinstance(answer, (ChatCompletion, ChatCompletionChunk)):
@@ -188,8 +189,9 @@ class Student:
         if not isinstance(created, (int, float)):
             return
         self.tally.stamped += 1
-        if not sent + self.offset - 1 <= created <= received + self.offset + 1:
-            self.tally.leaks[f"answer stamped {created - sent - self.offset:+.0f} s off this student's clock"] += 1
+        offset = 0.0 if org in (None, self.org_id) else self.offset
+        if not sent + offset - 1 <= created <= received + offset + 1:
+            self.tally.leaks[f"answer stamped {created - sent - offset:+.0f} s off this student's clock"] += 1
 
     def not_sent(self, send: Callable[[], Any], expect: type[BaseException]) -> None:
         """A call the SDK refuses on this computer: nothing reaches the sandbox."""
@@ -209,7 +211,7 @@ class Student:
             for event in send():
                 first = first or getattr(event, "response", None) or event
             self.tally.billed[org] += 1
-            self.check_time(first, wall, time.time())
+            self.check_time(first, wall, time.time(), org)
         except openai.APIError as error:
             self.tally.unexpected[f"{self.step}: {_label(error)}"] += 1
         self.latencies.append(time.perf_counter() - started)
