@@ -19,7 +19,9 @@ from keylab.cli import main
 from keylab.keys import real_shaped_key
 from keylab.labs.classroom import report_check
 from keylab.sandbox import SandboxServer, serve_in_background
+from keylab.sandbox.auth.flow import FlowError, sign_up
 from keylab.sandbox.classroom.roster import RosterError, parse_roster, read_roster
+from keylab.sandbox.clock import Clock
 from keylab.sandbox.store import Store
 
 ROSTER = "\ufeffName , EMAIL,group\nAda Lovelace,ada@example.com,A\n\n  \nAlan Turing, Alan@Example.COM ,B\n"
@@ -344,3 +346,14 @@ def test_a_malformed_progress_report_gets_the_apis_400(
         assert '"exercise_id": "03.1"' in answer.json()["error"]["message"]
         assert answer.headers["x-request-id"]
     assert httpx.post(url, content=b"[1]", headers=headers).status_code == 400  # JSON, but not an object
+
+
+def test_signing_up_with_a_class_address_says_what_to_do(
+        room: SandboxServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Lesson 01 has learners sign up in the dashboard; a class student's own address is taken by
+    their class account, which has no password: the form says so, and what to use instead."""
+    _create(room, tmp_path, capsys, "name,email\nSign Up,signup@example.com\n")
+    with Store(room.data_dir) as store:
+        with pytest.raises(FlowError, match=r"your class account .* signup\+practice@example\.com"):
+            sign_up(store, Clock(store), email="Signup@Example.COM", password="a-long-pass-phrase-1")
+        assert sign_up(store, Clock(store), email="signup+practice@example.com", password="a-long-pass-phrase-1")

@@ -122,6 +122,12 @@ def sign_up(store: Store, clock: Clock, *, email: str, password: str, name: str 
     password_hash = passwords.hash_password(password)
     with store.transaction() as db:
         if db.execute("SELECT 1 FROM users WHERE email = ?", (email,)).fetchone():
+            if db.execute("SELECT 1 FROM classroom_students WHERE email = ?", (email,)).fetchone():
+                local, _, domain = email.partition("@")
+                raise FlowError(
+                    "This address is your class account on this sandbox: your instructor manages it, it has no "
+                    "password, and its key is the one in your .env. To practise signing up, use another address, "
+                    f"for example {local}+practice@{domain}.", 409)
             raise FlowError("An account with this email already exists. Log in instead.", 409)
         db.execute(
             "INSERT INTO users (id, email, name, password_hash, created_at) VALUES (?, ?, ?, ?, ?)",
