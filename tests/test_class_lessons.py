@@ -1,5 +1,5 @@
-"""Lessons 04–07 and their worked labs on one class sandbox, two students at once, each with only the
-`.env` the class gave them.
+"""Every lesson and worked lab on one class sandbox, two students at once, each with only the `.env`
+the class gave them.
 
 Each student's run is the course's own notebook check (nbval against the saved outputs), started in
 a process of its own with `keylab.testing.STUDENT_ENV_VAR` set: no sandbox of its own and no
@@ -27,9 +27,9 @@ from keylab.sandbox import SandboxServer, serve_in_background
 from keylab.testing import STUDENT_ENV_VAR
 
 ROOT = Path(__file__).resolve().parents[1]
-# The lessons that stage situations through the control plane, and their worked labs.
-NOTEBOOKS = [f"{folder}/{prefix}{name}.ipynb" for folder, prefix in (("notebooks", ""), ("solutions", "solution-"))
-             for name in ("04-when-it-fails", "05-what-will-it-cost", "06-setting-limits", "07-keeping-keys-safe")]
+# Every lesson and every worked lab.
+NOTEBOOKS = sorted(str(path.relative_to(ROOT)) for folder in ("notebooks", "solutions")
+                   for path in (ROOT / folder).glob("*.ipynb"))
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +38,7 @@ def room(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxServer]:
         yield server
 
 
-def test_two_students_run_lessons_and_labs_04_to_07_at_once_on_one_class_sandbox(
+def test_two_students_run_every_lesson_and_lab_at_once_on_one_class_sandbox(
         room: SandboxServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     roster = tmp_path / "roster.csv"
     roster.write_text("name,email\nAda,ada@class.example\nAlan,alan@class.example\n")

@@ -56,10 +56,13 @@ def course_environment(student_env: Path | None = None) -> Iterator[CourseEnviro
     os.environ.setdefault("JUPYTER_PLATFORM_DIRS", "1")  # no jupyter_core deprecation warning in kernels
     try:
         if student_env is not None:
-            os.environ["KEYLAB_ENV_FILE"] = str(student_env)
+            env_file = home / "course.env"  # where the session's own .env would be: outputs name the same path
+            shutil.copyfile(student_env, env_file)
+            env_file.chmod(0o600)
+            os.environ["KEYLAB_ENV_FILE"] = str(env_file)
             from dotenv import dotenv_values
 
-            yield CourseEnvironment(home, student_env, str(dotenv_values(student_env)["OPENAI_BASE_URL"]), {})
+            yield CourseEnvironment(home, env_file, str(dotenv_values(env_file)["OPENAI_BASE_URL"]), {})
             return
         with _sandbox_account(home) as (base_url, env_file, account):
             os.environ["KEYLAB_ENV_FILE"] = str(env_file)
