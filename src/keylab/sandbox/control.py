@@ -92,7 +92,8 @@ def _authorize(request: Request) -> str | None:
         raise ControlError(401, _NEEDS_TOKEN)
     if key.tenant_id is None:
         raise ControlError(403, "Only class students' keys can stage lessons on this sandbox (see `keylab classroom"
-                                " create`); everyone else needs the operator token.")
+                                " create`); everyone else needs its operator token (the file operator_token in the "
+                                "data dir it was started with).")
     if key.org_id != key.tenant_id:  # a practice account's key (a leaked one, in lesson 07) is not the student
         raise ControlError(403, "Only the key your class gave you can stage lessons; a practice account's keys "
                                 "cannot. Use the OPENAI_API_KEY of your .env.")
