@@ -387,3 +387,20 @@ def test_the_instructors_page_reset_also_clears_what_the_student_staged(
         _client(room, alan.token).models.list()
     alan.clear_faults()
     alan.reset_clock()
+
+
+def test_the_500s_a_student_stages_are_not_counted_as_their_errors(
+        room: SandboxServer, students: list[dict[str, str]], pair: tuple[ControlClient, ControlClient],
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Lesson 04 stages two 500s on the class key: the instructor's error column shows the errors a
+    student's code met, not the ones they made on purpose."""
+    ada, _ = pair
+    ada.inject_fault("server_error")
+    with pytest.raises(openai.InternalServerError):
+        _client(room, ada.token).models.list()
+    with pytest.raises(openai.NotFoundError):  # a real mistake: counted
+        _client(room, ada.token).chat.completions.create(model="gpt-nope", messages=HELLO)
+    capsys.readouterr()
+    assert main(["classroom", "report", "--data", str(room.data_dir), "--json"]) == 0
+    report = {row["email"]: row for row in json.loads(capsys.readouterr().out)}
+    assert (report[students[0]["email"]]["errors"], report[students[0]["email"]]["top_error"]) == (1, "model_not_found")

@@ -112,6 +112,8 @@ def endpoint(handler: Handler, *, scopes: tuple[str, ...] = (), admin: bool = Fa
             if scopes and not call.key.has_scope(*scopes):
                 raise ApiError("missing_scopes", scopes=scopes[0])
             return await handler(call)
+        except StagedFailure as error:  # staged on purpose (lesson 04): not counted among the student's errors
+            return error_response(error, call.base_headers())
         except ApiError as error:
             if call.key is not None:  # counted per organization for the instructor's view
                 state.errors.add(call.key.org_id, error.spec.code or error.fields.get("type", error.spec.type),
@@ -131,6 +133,10 @@ def _idle_headers(rpm: int | None, tpm: int | None) -> dict[str, str]:
     return idle_headers(rpm, tpm)  # a copy is taken by dict.update; the cached dict is never changed
 
 
+class StagedFailure(ApiError):
+    """The 500 or 503 of a staged fault (the control plane's `faults`)."""
+
+
 async def _apply_faults(call: Call, tenant: str | None) -> None:
     """The operator's faults (tenant None: before authentication, for every request) or those a
     class student staged (after authentication, for that student's requests only)."""
@@ -141,7 +147,7 @@ async def _apply_faults(call: Call, tenant: str | None) -> None:
         await asyncio.sleep(latency.latency_ms / 1000)
     failure = faults.take(path, ("server_error", "overloaded"), (tenant,))
     if failure is not None:
-        raise ApiError(failure.kind)
+        raise StagedFailure(failure.kind)
 
 
 _AUTH_HEADERS = (b"authorization", b"openai-organization", b"openai-project")
