@@ -9,10 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import time
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    import httpx
 
 HEALTH_PATH = "/sandbox/health"
 SANDBOX_HEADER = "x-keylab-sandbox"  # sent by keylab.sandbox.control.health
@@ -42,13 +38,7 @@ def is_sandbox(base_url: str) -> bool:
 def answers_as_sandbox(root: str, timeout: float = TIMEOUT_S) -> bool:
     """Ask now (nothing remembered): does `root` + /sandbox/health answer 200 with the sandbox's
     header? `root` is the server's address without /v1 (`http://127.0.0.1:8765`)."""
-    import httpx
-
-    try:
-        response = _get_health(root, timeout)
-    except (httpx.HTTPError, ValueError):
-        return False
-    return response.status_code == 200 and response.headers.get(SANDBOX_HEADER) == "1"
+    return instance_of(root, timeout) is not None
 
 
 def instance_id(operator_token: str) -> str:
@@ -59,23 +49,18 @@ def instance_id(operator_token: str) -> str:
 
 
 def instance_of(root: str, timeout: float = TIMEOUT_S) -> str | None:
-    """The `instance` the sandbox at `root` names in its health answer (None: no sandbox answered)."""
+    """The `instance` the sandbox at `root` names in its health answer (None: no sandbox answered).
+    Over plain HTTP no TLS context is built (~20 ms of CPU each time)."""
     import httpx
 
     try:
-        response = _get_health(root, timeout)
+        response = httpx.get(root + HEALTH_PATH, timeout=timeout, follow_redirects=False,
+                             verify=root.startswith("https:"))
         if response.status_code != 200 or response.headers.get(SANDBOX_HEADER) != "1":
             return None
         return str(response.json().get("instance") or "")
     except (httpx.HTTPError, ValueError, AttributeError):
         return None
-
-
-def _get_health(root: str, timeout: float) -> httpx.Response:
-    """GET /sandbox/health. Over plain HTTP without building a TLS context (~20 ms of CPU each)."""
-    import httpx
-
-    return httpx.get(root + HEALTH_PATH, timeout=timeout, follow_redirects=False, verify=root.startswith("https:"))
 
 
 def forget() -> None:

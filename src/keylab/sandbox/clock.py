@@ -76,12 +76,14 @@ class Clock:
             found = cache[("tenant_clock", tenant)] = (float(row[0]), row[1]) if row else (0.0, None)
         return found  # type: ignore[return-value]
 
-    def tenant_offset_s(self, tenant: str) -> float:
-        """How far `tenant` moved its clock."""
-        return self._tenant(tenant)[0]
+    def offset_for(self, tenant: str | None) -> float:
+        """How far from real time `tenant`'s clock is (None: the sandbox's): the sandbox's offset
+        plus the tenant's own."""
+        return self.offset_s + (self._tenant(tenant)[0] if tenant is not None else 0.0)
 
     def is_frozen(self, tenant: str | None = None) -> bool:
-        return self.frozen_at is not None if tenant is None else self._tenant(tenant)[1] is not None
+        """Whether `tenant`'s clock stands still: the sandbox's is frozen, or the tenant froze its own."""
+        return self.frozen_at is not None or (tenant is not None and self._tenant(tenant)[1] is not None)
 
     def freeze(self, tenant: str | None = None) -> None:
         """Stop the clock (advance() still moves it): rate-limit windows then drain only on demand,

@@ -206,14 +206,12 @@ async def clock(request: Request, state: SandboxState, tenant: str | None) -> di
             seconds = body.get("advance_seconds")
             if not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or not math.isfinite(seconds):
                 raise ControlError(400, "Send {\"advance_seconds\": N}, {\"reset\": true} or {\"frozen\": true}.")
-            offset = clock.offset_s + (clock.tenant_offset_s(tenant) if tenant else 0.0)
-            if abs(offset + seconds) > MAX_OFFSET_S:
+            if abs(clock.offset_for(tenant) + seconds) > MAX_OFFSET_S:
                 raise ControlError(400, "The clock stays within 100 years of real time: move it by less, or send "
                                         "{\"reset\": true}.")
             clock.advance(float(seconds), tenant)
-    offset = clock.offset_s + (clock.tenant_offset_s(tenant) if tenant else 0.0)
-    return {"now": int(clock.now_for(tenant)), "offset_seconds": offset, "today": str(clock.today_for(tenant)),
-            "frozen": clock.is_frozen(None) or (tenant is not None and clock.is_frozen(tenant))}
+    return {"now": int(clock.now_for(tenant)), "offset_seconds": clock.offset_for(tenant),
+            "today": str(clock.today_for(tenant)), "frozen": clock.is_frozen(tenant)}
 
 
 async def faults(request: Request, state: SandboxState, tenant: str | None) -> dict[str, Any]:
@@ -236,17 +234,13 @@ async def faults(request: Request, state: SandboxState, tenant: str | None) -> d
     if tenant is not None and len(state.faults.staged(tenant)) >= STUDENT_FAULTS:
         raise ControlError(429, f"You have {STUDENT_FAULTS} faults staged, the most a class sandbox allows: "
                                 "use them up, or clear them (DELETE /sandbox/faults).")
-    staged = state.faults.stage(Fault(kind, count, path, latency, tenant))
-    return {"faults": [_fault_json(fault) for fault in staged]}
+    return {"faults": [vars(fault) for fault in state.faults.stage(tenant, Fault(kind, count, path, latency))]}
 
 
 def _whole(value: Any, low: int, high: int) -> bool:
     """A JSON whole number (not true or false) from low to high."""
     return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
 
-
-def _fault_json(fault: Fault) -> dict[str, Any]:
-    return {name: value for name, value in vars(fault).items() if name != "tenant"}
 
 
 async def key_limits(request: Request, state: SandboxState, tenant: str | None) -> dict[str, Any]:

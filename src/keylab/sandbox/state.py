@@ -23,20 +23,17 @@ class Fault:
     of every sandbox start. `vars(fault)` is its JSON form.
     """
 
-    def __init__(self, kind: str, remaining: int = 1, path: str | None = None, latency_ms: int = 0,
-                 tenant: str | None = None) -> None:
+    def __init__(self, kind: str, remaining: int = 1, path: str | None = None, latency_ms: int = 0) -> None:
         self.kind = kind  # "server_error" | "overloaded" | "latency" | "stream_error"
         self.remaining = remaining
         self.path = path  # e.g. "/v1/chat/completions"; None = any /v1 path
         self.latency_ms = latency_ms
-        self.tenant = tenant  # None: every request; else only the requests of that class student (clock.py)
 
     def matches(self, path: str) -> bool:
         return self.remaining > 0 and (self.path is None or self.path == path)
 
     def __repr__(self) -> str:
-        return (f"Fault({self.kind!r}, remaining={self.remaining}, path={self.path!r}, latency_ms={self.latency_ms},"
-                f" tenant={self.tenant!r})")
+        return f"Fault({self.kind!r}, remaining={self.remaining}, path={self.path!r}, latency_ms={self.latency_ms})"
 
 
 class Faults:
@@ -51,10 +48,10 @@ class Faults:
         """Whether anything is staged (read without the lock: the usual answer is no)."""
         return bool(self.by_tenant)
 
-    def stage(self, fault: Fault) -> list[Fault]:
-        """Add a fault; returns what is now staged for its tenant."""
+    def stage(self, tenant: str | None, fault: Fault) -> list[Fault]:
+        """Add a fault for `tenant`'s requests (None: everyone's); returns what is now staged for it."""
         with self.lock:
-            staged = self.by_tenant.setdefault(fault.tenant, [])
+            staged = self.by_tenant.setdefault(tenant, [])
             staged.append(fault)
             return list(staged)
 

@@ -105,7 +105,7 @@ def endpoint(handler: Handler, *, scopes: tuple[str, ...] = (), admin: bool = Fa
             if state.faults:  # something is staged (nearly never)
                 await _apply_faults(call, None)
             call.key = authenticate(call, admin=admin, scopes=scopes)
-            if call.key.tenant_id is not None and state.faults and state.faults.staged_for(call.key.tenant_id):
+            if call.key.tenant_id is not None and state.faults.staged_for(call.key.tenant_id):
                 await _apply_faults(call, call.key.tenant_id)  # what a class student staged for themselves
             state.billing.mark_used(call.key.id)  # "Last used" counts every authenticated request
             call.headers.update(_idle_headers(call.key.rpm_limit, call.key.tpm_limit))
