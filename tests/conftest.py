@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
+import http.server
 import os
+import threading
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
@@ -100,3 +103,30 @@ def client(sandbox: SandboxServer, account: dict[str, Any]) -> OpenAI:
 def admin_client(sandbox: SandboxServer, account: dict[str, Any]) -> OpenAI:
     return OpenAI(admin_api_key=account["admin_key"], base_url=sandbox.base_url, max_retries=0,
                   _strict_response_validation=True)
+
+
+@contextlib.contextmanager
+def other_server(status: int, content_type: str, body: bytes) -> Iterator[tuple[str, list[str]]]:
+    """A local HTTP server that is not the sandbox: its /v1 base URL and the Authorization headers it got."""
+    seen: list[str] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - the http.server API
+            seen.append(self.headers.get("Authorization", ""))
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/v1", seen
+    finally:
+        server.shutdown()
+        server.server_close()

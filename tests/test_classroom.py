@@ -23,6 +23,7 @@ from keylab.sandbox.auth.flow import FlowError, sign_up
 from keylab.sandbox.classroom.roster import RosterError, parse_roster, read_roster
 from keylab.sandbox.clock import Clock
 from keylab.sandbox.store import Store
+from tests.conftest import other_server
 
 ROSTER = "\ufeffName , EMAIL,group\nAda Lovelace,ada@example.com,A\n\n  \nAlan Turing, Alan@Example.COM ,B\n"
 
@@ -260,38 +261,13 @@ def test_env_files_written_again_are_readable_only_by_you(
 
 
 def test_a_sandbox_at_a_non_loopback_address_counts_as_a_sandbox(
-        room: SandboxServer, plain_http: str, monkeypatch: pytest.MonkeyPatch) -> None:
+        room: SandboxServer, monkeypatch: pytest.MonkeyPatch) -> None:
     """Detected by asking the server (its health answer's header), not from the address."""
     monkeypatch.setattr(environment, "is_loopback_url", lambda url: False)  # as if it were 192.168.x.y
     key = {"OPENAI_API_KEY": "sk-proj-" + "a" * 40}
     assert environment.mode({**key, "OPENAI_BASE_URL": room.base_url}) == "sandbox"
-    assert environment.mode({**key, "OPENAI_BASE_URL": plain_http + "/v1"}) == "not configured"
-
-
-@pytest.fixture
-def plain_http() -> Iterator[str]:
-    """A server on a free loopback port that is not a sandbox (it answers 200 to everything)."""
-    import http.server
-    import threading
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802
-            self.send_response(200)
-            self.end_headers()
-            self.wfile.write(b'{"status": "ok"}')
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+    with other_server(200, "application/json", b'{"status": "ok"}') as (plain_http, _):  # 200 to everything
+        assert environment.mode({**key, "OPENAI_BASE_URL": plain_http}) == "not configured"
 
 
 def test_binding_beyond_loopback_needs_allow_remote(capsys: pytest.CaptureFixture[str]) -> None:

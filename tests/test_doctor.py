@@ -7,15 +7,12 @@ git) and changes exactly one thing, then asserts that exactly that problem's cod
 from __future__ import annotations
 
 import argparse
-import contextlib
 import gc
-import http.server
 import json
 import os
 import shutil
 import subprocess
-import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -26,6 +23,7 @@ from keylab.cli.calculator import free_port
 from keylab.doctor import PROBLEMS, diagnose, doctor, filecheck, run
 from keylab.doctor.docs import DOC_PATH, render_markdown
 from keylab.keys import generate_sandbox_key, mask, real_shaped_key
+from tests.conftest import other_server
 
 SANDBOX_URL = "http://127.0.0.1:8000/v1"
 needs_git = pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
@@ -496,33 +494,6 @@ def test_cli_is_registered_in_keylab_main(project: Path, capsys: pytest.CaptureF
 
 
 # ------------------------------------------------------------------ the network check (loopback only)
-
-
-@contextlib.contextmanager
-def other_server(status: int, content_type: str, body: bytes) -> Iterator[tuple[str, list[str]]]:
-    """A local HTTP server that is not the sandbox: its /v1 base URL and the Authorization headers it got."""
-    seen: list[str] = []
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - the http.server API
-            seen.append(self.headers.get("Authorization", ""))
-            self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/v1", seen
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def test_healthy_project_answers_and_accepts_the_key(project: Path, sandbox, account) -> None:
