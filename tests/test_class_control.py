@@ -404,3 +404,14 @@ def test_the_500s_a_student_stages_are_not_counted_as_their_errors(
     assert main(["classroom", "report", "--data", str(room.data_dir), "--json"]) == 0
     report = {row["email"]: row for row in json.loads(capsys.readouterr().out)}
     assert (report[students[0]["email"]]["errors"], report[students[0]["email"]]["top_error"]) == (1, "model_not_found")
+
+
+def test_a_restart_lets_a_students_frozen_clock_run_again(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """As the sandbox's own clock does: a frozen clock is a lesson's moment, not the sandbox's state."""
+    with serve_in_background(tmp_path / "data") as server:
+        [ada] = _class(server, tmp_path, capsys, "Ada")
+        ControlClient(server.url, ada["api_key"]).advance_clock(DAY)
+        assert ControlClient(server.url, ada["api_key"]).freeze_clock()["frozen"]
+    with serve_in_background(tmp_path / "data") as server:
+        again = ControlClient(server.url, ada["api_key"]).clock()
+        assert not again["frozen"] and again["offset_seconds"] == DAY  # the offset stays, the freeze goes

@@ -299,6 +299,14 @@ def test_half_sent_headers_are_cut_off(tmp_path: Path, monkeypatch: pytest.Monke
                 time.sleep(0.3)
 
 
+@pytest.mark.parametrize(("soft", "cap"), [(1024, 1024 - sandbox_server.FD_RESERVE), (50, sandbox_server.MIN_CONNECTIONS),
+                                           (1_000_000, sandbox_server.MAX_CONNECTIONS)])
+def test_the_connection_cap_follows_the_open_files_limit(soft: int, cap: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    resource = pytest.importorskip("resource")
+    monkeypatch.setattr(resource, "getrlimit", lambda which: (soft, resource.RLIM_INFINITY))
+    assert sandbox_server.connection_cap() == cap
+
+
 def test_past_the_connection_cap_a_quiet_stranger_goes_not_a_working_client(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A room holds 2–3 connections per student; past the cap the sandbox closes a connection that
