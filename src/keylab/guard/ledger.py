@@ -116,19 +116,13 @@ class Ledger:
         self._close(hold, None)
 
     def _close(self, hold: Hold, usd: Decimal | None) -> None:
-        try:
-            key: str | None = period_key(self.period, self.clock())
-        except Exception:  # noqa: BLE001  e.g. the sandbox's clock did not answer
-            # A call that was answered is booked all the same, in the period it was reserved in;
-            # the next reading of the clock moves the books on. Losing it would hide real spending
-            # and keep its reservation forever.
-            key = None
+        """Free a reservation and book its cost in the period it was reserved in. No clock reading
+        here (it may ask a server that does not answer): a period that has ended since is rolled
+        over, and its spending dropped, at the next reading (`reserve`, `refresh`)."""
         with self._lock:
             if self._holds.pop(hold.id, None) is None:
                 return
             self._reserved -= hold.usd
-            if key is not None:
-                self._roll(key)
             # A call from a month that is over does not count against this one.
             if usd is not None and hold.period == self.key:
                 self.spent_usd += usd
