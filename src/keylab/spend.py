@@ -48,9 +48,9 @@ class SpendReport:
         return [self.start + dt.timedelta(days=n) for n in range((self.end - self.start).days)]
 
 
-def to_decimal(amount: Any) -> Decimal:
-    """An API amount (float, int or numeric string) as exact dollars."""
-    return as_usd(amount)
+def _amount(result: Any) -> Decimal:
+    """A costs result's amount as exact dollars (the API sends a JSON number, or no amount)."""
+    return as_usd(result.amount.value if result.amount else 0)
 
 
 def unix_day(day: dt.date) -> int:
@@ -102,7 +102,7 @@ def fetch_spend(admin: Any, start: dt.date, end: dt.date) -> SpendReport:
         day = _day_of(bucket.start_time)
         report.per_day.setdefault(day, Decimal(0))
         for result in bucket.results:
-            amount = to_decimal(result.amount.value if result.amount else 0)
+            amount = _amount(result)
             report.per_day[day] += amount
             model = model_of(result.line_item)
             report.per_model[model] = report.per_model.get(model, Decimal(0)) + amount
@@ -110,8 +110,7 @@ def fetch_spend(admin: Any, start: dt.date, end: dt.date) -> SpendReport:
     for bucket in _pages(usage.costs, **query, group_by=["api_key_id", "project_id"], limit=_MAX_BUCKETS):
         for result in bucket.results:
             key = result.api_key_id or "(no key)"
-            report.per_key[key] = report.per_key.get(key, Decimal(0)) + to_decimal(
-                result.amount.value if result.amount else 0)
+            report.per_key[key] = report.per_key.get(key, Decimal(0)) + _amount(result)
             if result.api_key_id and result.project_id:
                 projects[result.api_key_id] = result.project_id
     report.key_names.update(_key_names(admin, projects))
@@ -122,4 +121,4 @@ def fetch_spend(admin: Any, start: dt.date, end: dt.date) -> SpendReport:
     return report
 
 
-__all__ = ["SpendReport", "fetch_spend", "model_of", "to_decimal", "unix_day"]
+__all__ = ["SpendReport", "fetch_spend", "model_of", "unix_day"]

@@ -215,7 +215,7 @@ class BudgetGuard:
         else:
             try:
                 cost = real_cost(model or worst.model, usage, tier, worst.tier, chat=chat)
-            except ValueError:  # a model name the table does not know: price it as the one asked for
+            except UnknownModelError:  # a model name the table does not know: price it as the one asked for
                 cost = real_cost(worst.model, usage, tier, worst.tier, chat=chat)
         self.last_cost_usd = cost
         self._ledger.settle(hold, cost)

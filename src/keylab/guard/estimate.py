@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from keylab.pricing import Cost, UnknownModelError, cost_of, count_messages
+from keylab.pricing import Cost, cost_of, count_messages
 from keylab.pricing.table import TIER_ALIASES, TIERS
 from keylab.pricing.tokens import REPLY_PRIMING_TOKENS, TOKENS_PER_MESSAGE
 
@@ -113,7 +113,4 @@ def real_cost(model: str, usage: Any, service_tier: str | None, requested_tier: 
         cached = _field(usage, "input_tokens_details", "cached_tokens")
         reasoning = _field(usage, "output_tokens_details", "reasoning_tokens")
     tier = _REQUEST_TIERS.get(service_tier, requested_tier) if service_tier else requested_tier
-    try:
-        return cost_of(model, prompt, output, cached, tier=tier, reasoning_tokens=min(reasoning, output)).total_usd
-    except UnknownModelError:  # a KeyError: the guard's caller catches ValueError for this case
-        raise ValueError(f"no price is known for model {model!r}") from None
+    return cost_of(model, prompt, output, cached, tier=tier, reasoning_tokens=min(reasoning, output)).total_usd

@@ -67,11 +67,6 @@ def money(value: Decimal, places: int = 6) -> str:
     return format_usd(value, places) if value else "$0"
 
 
-def dollars(value: Any) -> Decimal:
-    """A control's float (or a learner's str/int) as Decimal dollars, 0.1 staying 0.1."""
-    return as_usd(value)
-
-
 class Money(traitlets.TraitType):
     """A Decimal amount of dollars; accepts "2.50", 2.5 or Decimal("2.50"), refuses negatives."""
 
@@ -80,7 +75,7 @@ class Money(traitlets.TraitType):
 
     def validate(self, obj: Any, value: Any) -> Decimal:
         try:
-            amount = dollars(value)
+            amount = as_usd(value)  # a control's float stays 0.1, not 0.1000000000000000055…
         except ArithmeticError:
             self.error(obj, value)
         if not amount.is_finite() or amount < 0:

@@ -9,8 +9,8 @@ import ipywidgets as widgets
 import traitlets
 
 from keylab.estimate import DAYS_PER_MONTH, BudgetPlan, Workload, comparable_models, estimate, plan_budget
-from keylab.pricing import COURSE_MODEL, TIERS
-from keylab.widgets._base import Money, bind, check_model, dollars, money
+from keylab.pricing import COURSE_MODEL, TIERS, as_usd
+from keylab.widgets._base import Money, bind, check_model, money
 
 _STYLE = {"description_width": "160px"}
 
@@ -42,7 +42,7 @@ class BudgetPlanner(widgets.VBox):
             "days": widgets.BoundedIntText(description="Days", min=1, max=366, **style),
         }
         budget = widgets.BoundedFloatText(description="Monthly budget ($)", min=0, max=1e9, **style)
-        bind(self, "budget_usd", budget, to_control=float, from_control=dollars)
+        bind(self, "budget_usd", budget, to_control=float, from_control=as_usd)
         for name, control in controls.items():
             bind(self, name, control)
         self.answer = widgets.HTML()

@@ -9,7 +9,8 @@ import ipywidgets as widgets
 import traitlets
 
 from keylab.estimate import DAYS_PER_MONTH, Projection, project_month
-from keylab.widgets._base import Money, bind, dollars, money
+from keylab.pricing import as_usd
+from keylab.widgets._base import Money, bind, money
 from keylab.widgets.charts import line_chart
 
 _STYLE = {"description_width": "160px"}
@@ -35,7 +36,7 @@ class SpendProjection(widgets.VBox):
             "alert_usd": widgets.BoundedFloatText(description="Alert threshold ($)", min=0, max=1e9, **style),
         }
         for name, control in controls.items():
-            bind(self, name, control, to_control=float, from_control=dollars)
+            bind(self, name, control, to_control=float, from_control=as_usd)
         self.summary = widgets.HTML()
         self.chart = widgets.HTML()
         self.observe(self._recompute, names=[*controls, "days", "spent"])
