@@ -19,6 +19,8 @@ import time
 from pathlib import Path
 from typing import IO
 
+from keylab.processes import stop
+
 PAGE_TITLE = "What will it cost? (keylab)"
 START_TIMEOUT_S = 60.0
 
@@ -142,9 +144,4 @@ def _serve(args: argparse.Namespace) -> int:
         except KeyboardInterrupt:
             return 0
         finally:
-            if process.poll() is None:
-                process.terminate()
-                try:
-                    process.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    process.kill()
+            stop(process)

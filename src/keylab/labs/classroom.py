@@ -27,9 +27,10 @@ def report_check(exercise_id: str, status: str, environ: Mapping[str, str] | Non
     import httpx
 
     from keylab.sandbox.client import root_url
+    from keylab.sandbox_probe import tls_verify
 
     try:
-        response = httpx.post(root_url(base_url) + "/sandbox/progress", timeout=TIMEOUT_S,
+        response = httpx.post(root_url(base_url) + "/sandbox/progress", timeout=TIMEOUT_S, verify=tls_verify(base_url),
                               json={"exercise_id": exercise_id, "status": status},
                               headers={"Authorization": f"Bearer {key}"})
     except (httpx.HTTPError, ValueError):
