@@ -554,6 +554,20 @@ def test_kd023_key_unknown_to_the_sandbox(project: Path, sandbox) -> None:
     assert key not in report.to_text() and key not in report.to_json()
 
 
+def test_kd023_a_class_sandbox_on_the_rooms_network_is_named_the_sandbox(
+        project: Path, sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A class sandbox at 192.168.x.y answers as a sandbox: the doctor says so, as it would on loopback."""
+    from keylab import environment
+    from keylab.doctor import reach
+
+    for module in (environment, reach):
+        monkeypatch.setattr(module, "is_loopback_url", lambda url: False)  # as if it were on the LAN
+    write_env(project, healthy_text(generate_sandbox_key(), url=sandbox.base_url))
+    report = run(project, environ={})
+    assert [f.code for f in report.findings] == ["KD023"]
+    assert "the sandbox does not know this key" in report.findings[0].detail  # not "the API does not accept"
+
+
 def test_kd024_address_of_another_program(project: Path) -> None:
     with other_server(404, "text/html", b"<html>404: Not Found</html>") as (url, _):
         write_env(project, healthy_text(url=url))

@@ -86,7 +86,10 @@ def run(
     url_findings = check_base_url(url, url_where, kind)
     findings += url_findings
     key_ok = bool(key) and not key_has_errors
-    api = _reach(url or DEFAULT_BASE_URL, key if key_ok else None, offline, bool(url_findings))
+    merged = {**file_values, **env}
+    where = status(merged, probe=not offline)  # --offline: no request at all, the sandbox probe included
+    api = _reach(url or DEFAULT_BASE_URL, key if key_ok else None, offline, bool(url_findings),
+                 sandbox=where.mode == "sandbox")
     findings += api.findings
 
     if dotenv is not None:
@@ -97,18 +100,16 @@ def run(
     if in_session:
         findings += clients.check_clients(env)
 
-    merged = {**file_values, **env}
     findings.sort(key=lambda f: f.code)
-    where = status(merged, probe=not offline)  # --offline: no request at all, the sandbox probe included
     return Report(tuple(findings), tuple(notes), location.path, location.looked_in, where, api.summary)
 
 
-def _reach(url: str, key: str | None, offline: bool, url_has_problems: bool) -> reach.Reach:
+def _reach(url: str, key: str | None, offline: bool, url_has_problems: bool, *, sandbox: bool) -> reach.Reach:
     if offline:
         return reach.Reach("not checked (offline)")
     if url_has_problems:
         return reach.Reach("not checked: fix OPENAI_BASE_URL first (see below)")
-    return reach.check(url, key)
+    return reach.check(url, key, sandbox=sandbox)
 
 
 def _shell_overrides(env: Mapping[str, str], file_values: Mapping[str, str]) -> list[Finding]:
