@@ -57,9 +57,12 @@ def test_an_existing_copy_is_never_overwritten(course: Path) -> None:
     copy = next((course / WORK_DIR).glob("lab-01-*.ipynb"))
     answer(copy)
     before = copy.read_bytes()
+    manifest = course / WORK_DIR / MANIFEST
+    manifest.write_text(manifest.read_text() + " ")  # a mark that a rewrite would remove
     results = ensure_working_copies(course / "labs", course / WORK_DIR)
     assert copy.read_bytes() == before
     assert {r.action for r in results} == {"kept"}
+    assert manifest.read_text().endswith(" ")  # nothing changed: the manifest is not rewritten
 
 
 def test_a_changed_course_lab_is_offered_next_to_the_copy_never_over_it(course: Path) -> None:

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from keylab.files import atomic_write
+
 WORK_DIR = "my-labs"
 MANIFEST = ".keylab-copies.json"
 BANNER_ID = "keylab-generated-banner"
@@ -66,7 +68,7 @@ def _load_manifest(work_dir: Path) -> dict[str, str]:
 
 def _save_manifest(work_dir: Path, manifest: dict[str, str]) -> None:
     text = json.dumps(manifest, indent=2, sort_keys=True) + "\n"
-    (work_dir / MANIFEST).write_text(text, encoding="utf-8")
+    atomic_write(work_dir / MANIFEST, text.encode("utf-8"))
 
 
 def copy_text(lab_text: str, lab_name: str) -> str:
@@ -107,6 +109,7 @@ def ensure_working_copies(labs_dir: Path, work_dir: Path) -> list[CopyResult]:
         return []
     work_dir.mkdir(parents=True, exist_ok=True)
     manifest = _load_manifest(work_dir)
+    saved = dict(manifest)
     results: list[CopyResult] = []
     for lab in labs:
         text = lab.read_text(encoding="utf-8")
@@ -124,7 +127,8 @@ def ensure_working_copies(labs_dir: Path, work_dir: Path) -> list[CopyResult]:
             _write_new(offered, copy_text(text, lab.name))
             manifest[lab.name] = digest
             results.append(CopyResult(lab, "offered", offered))
-    _save_manifest(work_dir, manifest)
+    if manifest != saved:  # most starts change nothing: no write
+        _save_manifest(work_dir, manifest)
     return results
 
 
