@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from keylab.sandbox.auth.flow import EMAIL_RE
+
 REQUIRED_COLUMNS = ("name", "email")
-# Deliberately loose: one @, something on each side, a dot in the domain, no spaces.
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 class RosterError(ValueError):
@@ -81,7 +80,7 @@ def parse_roster(text: str, *, source: str = "the roster") -> list[RosterEntry]:
         if not email:
             problems.append(f"line {line}: no email")
             continue
-        if not _EMAIL.match(email):
+        if not EMAIL_RE.match(email):  # what sign-up and alert recipients accept
             problems.append(f"line {line}: {email!r} is not an email address")
             continue
         if email in seen:

@@ -115,10 +115,11 @@ async def instructor(request: Request) -> Response:
     if not _signed_in(request) or not hmac.compare_digest(fields.get("csrf", ""), _proof(state, "csrf")):
         return _view(request, error="This form has expired. Reload the page and try again.", status=403)
     try:
+        org_id = student_row(state.store, fields.get("email", ""))["org_id"]
         reset_student(state.store, state.clock, fields.get("email", ""))
     except ClassroomError as problem:
         return _view(request, error=str(problem), status=404)
-    state.faults.clear(student_row(state.store, fields.get("email", ""))["org_id"])  # what they had staged
+    state.faults.clear(org_id)  # what they had staged (in this server's memory, which the CLI cannot reach)
     return RedirectResponse("classroom?done=reset", status_code=303)
 
 
