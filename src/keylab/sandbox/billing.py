@@ -35,7 +35,7 @@ from keylab.pricing import TIERS, Cost, format_usd
 from keylab.sandbox.accounts import KeyRecord, balance_pico
 from keylab.sandbox.clock import Clock
 from keylab.sandbox.errors import ApiError
-from keylab.sandbox.platform.limits import PICO_PER_CENT, month_spend_pico
+from keylab.sandbox.platform.limits import LIMIT_ERRORS, PICO_PER_CENT, month_spend_pico
 from keylab.sandbox.store import Store
 
 QUOTA_VARIANTS = ("insufficient_quota", "credit_balance_exhausted")
@@ -111,8 +111,8 @@ class Billing:
             if balance - self._reserved_for("org_id", key.org_id) <= 0:
                 raise ApiError(self.quota_variant)
             limits = () if org_limit is None and project_limit is None else (  # none set: the usual case
-                ("organization", key.org_id, "org_id", org_limit, "organization_spend_limit_exceeded"),
-                ("project", project_id, "project_id", project_limit, "project_spend_limit_exceeded"),
+                ("organization", key.org_id, "org_id", org_limit, LIMIT_ERRORS["organization"]),
+                ("project", project_id, "project_id", project_limit, LIMIT_ERRORS["project"]),
             )
             for scope, ident, attr, cents, error in limits:
                 if cents is None:

@@ -20,15 +20,12 @@ from keylab.pricing import format_usd_cents, from_pico
 from keylab.sandbox.billing import Settled
 from keylab.sandbox.clock import Clock
 from keylab.sandbox.platform.alerts import month_name, period_of
-from keylab.sandbox.platform.limits import PICO_PER_CENT, month_spend_pico
+from keylab.sandbox.platform.limits import LIMIT_ERRORS, PICO_PER_CENT, month_spend_pico
 from keylab.sandbox.platform.outbox import insert_message
 from keylab.sandbox.state import DEFAULT_SITE_URL
 from keylab.sandbox.store import Store
 
 log = logging.getLogger("keylab.sandbox")
-
-ERROR_CODES = {"organization": "organization_spend_limit_exceeded", "project": "project_spend_limit_exceeded"}
-
 
 def _owner_and_names(store: Store, scope: str, scope_id: str) -> Any:
     """(owner email, organization name, project name or None) of a scope, or None if it has no owner."""
@@ -54,7 +51,7 @@ def _email(scope: str, names: Any, threshold_cents: int, spend_pico: int, period
         f"{who} has spent {spent} in {month_name(period)} and reached its monthly budget "
         f"(hard spend limit) of {budget}.\n\n"
         f"API requests {'of the organization' if scope == 'organization' else 'of this project'} now fail with "
-        f"429 {ERROR_CODES[scope]} until the month ends (budgets reset on the 1st, UTC) or you raise or "
+        f"429 {LIMIT_ERRORS[scope]} until the month ends (budgets reset on the 1st, UTC) or you raise or "
         "remove the budget.\n\n"
         f"Raise or remove the budget: {site_url}/limits\nSee your usage: {site_url}/usage\n\n"
         "(Sent by the keylab sandbox: this message never left your computer.)"

@@ -15,6 +15,8 @@ from keylab.sandbox.platform._common import check_scope
 from keylab.sandbox.store import Store
 
 PICO_PER_CENT = 10**10
+# The 429 `code` a call gets once a scope's budget is reached (billing) and the budget e-mail names.
+LIMIT_ERRORS = {"organization": "organization_spend_limit_exceeded", "project": "project_spend_limit_exceeded"}
 
 
 def _object(scope: str) -> str:
