@@ -146,3 +146,19 @@ def test_usage_report_follows_pages_over_long_periods(control: Any, client: Open
     assert bill.requests == 1
     with pytest.raises(ValueError, match="must come after start"):
         fetch_spend(admin_client, today, today)
+
+
+@pytest.mark.parametrize("make", [CostCalculator, ModelComparison, BudgetPlanner], ids=lambda w: w.__name__)
+@pytest.mark.parametrize(("trait", "bad", "message"), [
+    ("tier", "bogus", "unknown tier 'bogus'"),
+    ("output_tokens", -1, "output_tokens must be 0 or more"),
+    ("cached_share", 1.5, "cached_share is from 0 to 1"),
+    ("days", 0, "days must be 1 or more"),
+])
+def test_every_widget_refuses_what_the_calculator_refuses(make: Any, trait: str, bad: Any, message: str) -> None:
+    """The same traits take the same values in every widget; a refused value leaves the old one."""
+    widget = make()
+    before = getattr(widget, trait)
+    with pytest.raises(traitlets.TraitError, match=message):
+        setattr(widget, trait, bad)
+    assert getattr(widget, trait) == before

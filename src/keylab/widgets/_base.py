@@ -62,6 +62,38 @@ def check_tier(name: str) -> str:
     return name
 
 
+class Tier(traitlets.Unicode):
+    """A service tier's name; refuses one the price table does not know (`check_tier`)."""
+
+    def validate(self, obj: Any, value: Any) -> str:
+        return check_tier(super().validate(obj, value))
+
+
+class Count(traitlets.Int):
+    """A whole number of tokens, requests or days, `minimum` or more, refused with a message that
+    names the trait (the controls bound it too, but code can set any value)."""
+
+    def __init__(self, default_value: int, minimum: int = 0, **kwargs: Any) -> None:
+        super().__init__(default_value, **kwargs)
+        self.minimum = minimum
+
+    def validate(self, obj: Any, value: Any) -> int:
+        number = super().validate(obj, value)
+        if number < self.minimum:
+            raise traitlets.TraitError(f"{self.name} must be {self.minimum} or more; got {number}")
+        return number
+
+
+class Share(traitlets.Float):
+    """A share from 0 to 1 (the cached part of a prompt)."""
+
+    def validate(self, obj: Any, value: Any) -> float:
+        share = super().validate(obj, value)
+        if not 0 <= share <= 1:
+            raise traitlets.TraitError(f"{self.name} is from 0 to 1 (0.25 = a quarter); got {share}")
+        return share
+
+
 def money(value: Decimal, places: int = 6) -> str:
     """`format_usd`, with a plain "$0" for nothing (easier to read in a table than "$0.000000")."""
     return format_usd(value, places) if value else "$0"

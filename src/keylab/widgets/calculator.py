@@ -10,7 +10,7 @@ import traitlets
 
 from keylab.estimate import DAYS_PER_MONTH, Estimate, Workload, comparable_models, estimate
 from keylab.pricing import COURSE_MODEL, LONG_CONTEXT_THRESHOLD, TIERS
-from keylab.widgets._base import bind, check_model, check_tier, money, source_line, table
+from keylab.widgets._base import Count, Share, Tier, bind, check_model, money, source_line, table
 
 _WIDE = widgets.Layout(width="520px")
 _STYLE = {"description_width": "160px"}
@@ -25,11 +25,11 @@ class CostCalculator(widgets.VBox):
 
     model = traitlets.Unicode(COURSE_MODEL)
     prompt = traitlets.Unicode("")
-    output_tokens = traitlets.Int(200)
-    cached_share = traitlets.Float(0.0)
-    tier = traitlets.Unicode("standard")
-    requests_per_day = traitlets.Int(100)
-    days = traitlets.Int(DAYS_PER_MONTH)
+    output_tokens = Count(200)
+    cached_share = Share(0.0)
+    tier = Tier("standard")
+    requests_per_day = Count(100)
+    days = Count(DAYS_PER_MONTH, minimum=1)
     estimate = traitlets.Instance(Estimate, allow_none=True, read_only=True)
 
     def __init__(self, models: list[str] | None = None, **traits: Any) -> None:
@@ -72,28 +72,6 @@ class CostCalculator(widgets.VBox):
             if hasattr(self, "model_control"):
                 self.model_control.options = self._models
         return name
-
-    @traitlets.validate("tier")
-    def _valid_tier(self, proposal: dict[str, Any]) -> str:
-        return check_tier(proposal["value"])
-
-    @traitlets.validate("output_tokens", "requests_per_day")
-    def _valid_count(self, proposal: dict[str, Any]) -> int:
-        if proposal["value"] < 0:
-            raise traitlets.TraitError(f"{proposal['trait'].name} must be 0 or more; got {proposal['value']}")
-        return proposal["value"]
-
-    @traitlets.validate("days")
-    def _valid_days(self, proposal: dict[str, Any]) -> int:
-        if proposal["value"] < 1:
-            raise traitlets.TraitError(f"days must be 1 or more; got {proposal['value']}")
-        return proposal["value"]
-
-    @traitlets.validate("cached_share")
-    def _valid_share(self, proposal: dict[str, Any]) -> float:
-        if not 0 <= proposal["value"] <= 1:
-            raise traitlets.TraitError(f"cached_share is from 0 to 1 (0.25 = a quarter); got {proposal['value']}")
-        return proposal["value"]
 
     # --- the arithmetic lives in keylab.estimate; this only shows it -----------------------------------
 

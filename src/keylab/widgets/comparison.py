@@ -9,7 +9,7 @@ import traitlets
 
 from keylab.estimate import DAYS_PER_MONTH, Estimate, Workload, comparable_models, compare
 from keylab.pricing import TIERS, get_model
-from keylab.widgets._base import bind, check_tier, money, source_line, table
+from keylab.widgets._base import Count, Share, Tier, bind, money, source_line, table
 from keylab.widgets.charts import bar_chart
 
 _STYLE = {"description_width": "160px"}
@@ -22,12 +22,12 @@ class ModelComparison(widgets.VBox):
     families, and a comparison is about prices, so every model gets the same count.
     """
 
-    input_tokens = traitlets.Int(1_000)
-    output_tokens = traitlets.Int(200)
-    cached_share = traitlets.Float(0.0)
-    tier = traitlets.Unicode("standard")
-    requests_per_day = traitlets.Int(100)
-    days = traitlets.Int(DAYS_PER_MONTH)
+    input_tokens = Count(1_000)
+    output_tokens = Count(200)
+    cached_share = Share(0.0)
+    tier = Tier("standard")
+    requests_per_day = Count(100)
+    days = Count(DAYS_PER_MONTH, minimum=1)
     highlight = traitlets.Unicode("", help="a model to colour in the chart, e.g. the one you use now")
     estimates = traitlets.List(read_only=True)
 
@@ -53,10 +53,6 @@ class ModelComparison(widgets.VBox):
         self.children = [widgets.HTML("<b>Which model, at what price?</b>"), *controls.values(),
                          self.table, self.chart, widgets.HTML(source_line())]
         self._recompute()
-
-    @traitlets.validate("tier")
-    def _valid_tier(self, proposal: dict[str, Any]) -> str:
-        return check_tier(proposal["value"])
 
     @property
     def workload(self) -> Workload:

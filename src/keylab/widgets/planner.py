@@ -10,7 +10,7 @@ import traitlets
 
 from keylab.estimate import DAYS_PER_MONTH, BudgetPlan, Workload, comparable_models, estimate, plan_budget
 from keylab.pricing import COURSE_MODEL, TIERS, as_usd
-from keylab.widgets._base import Money, bind, check_model, money
+from keylab.widgets._base import Count, Money, Share, Tier, bind, check_model, money
 
 _STYLE = {"description_width": "160px"}
 
@@ -21,11 +21,11 @@ class BudgetPlanner(widgets.VBox):
 
     budget_usd = Money(Decimal(10))
     model = traitlets.Unicode(COURSE_MODEL)
-    input_tokens = traitlets.Int(1_000)
-    output_tokens = traitlets.Int(200)
-    cached_share = traitlets.Float(0.0)
-    tier = traitlets.Unicode("standard")
-    days = traitlets.Int(DAYS_PER_MONTH)
+    input_tokens = Count(1_000)
+    output_tokens = Count(200)
+    cached_share = Share(0.0)
+    tier = Tier("standard")
+    days = Count(DAYS_PER_MONTH, minimum=1)
     plan = traitlets.Instance(BudgetPlan, read_only=True)
 
     def __init__(self, models: list[str] | None = None, **traits: Any) -> None:

@@ -10,7 +10,7 @@ import traitlets
 
 from keylab.estimate import DAYS_PER_MONTH, Projection, project_month
 from keylab.pricing import as_usd
-from keylab.widgets._base import Money, bind, money
+from keylab.widgets._base import Count, Money, bind, money
 from keylab.widgets.charts import line_chart
 
 _STYLE = {"description_width": "160px"}
@@ -23,7 +23,7 @@ class SpendProjection(widgets.VBox):
     per_day = Money()
     budget_usd = Money(Decimal(10))
     alert_usd = Money(Decimal(8))
-    days = traitlets.Int(DAYS_PER_MONTH)
+    days = Count(DAYS_PER_MONTH, minimum=1)
     spent = traitlets.List()  # dollars spent on each day so far (from a UsageReport, say)
     projection = traitlets.Instance(Projection, read_only=True)
 
