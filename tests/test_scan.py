@@ -272,3 +272,12 @@ def test_ignored_files_in_a_repository_below_a_plain_folder_are_marked(tmp_path:
     (repo / "notes.md").write_text(f"{key}\n")
     found = {f.path: f.ignored for f in scan_paths([tmp_path / "projects"], tmp_path / "projects")}
     assert found == {"app/.env": True, "app/notes.md": False}
+
+
+def test_an_sk_none_decoy_is_judged_on_its_body_alone() -> None:
+    """`sk-None-` is a prefix like `sk-proj-`: its letters do not count towards the body's randomness."""
+    from keylab.keys import REAL_MARKER
+    from keylab.scan.detect import is_decoy
+
+    typed = ("ABCDEFG" * 9)[:58]  # seven keys pressed in turn: far too regular for a key
+    assert is_decoy("sk-None-" + typed + REAL_MARKER + typed, REAL_MARKER)

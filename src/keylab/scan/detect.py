@@ -15,7 +15,7 @@ import re
 from collections import Counter
 from dataclasses import asdict, dataclass
 
-from keylab.keys import KEY_PREFIXES, REAL_MARKER, SANDBOX_MARKER, key_prefix, spells_placeholder_words
+from keylab.keys import KEY_PREFIXES, REAL_MARKER, SANDBOX_MARKER, spells_placeholder_words
 
 _BODY = r"[A-Za-z0-9_-]"
 # No left boundary on purpose: a key right after `\n` in a JSON string or after an ANSI colour code
@@ -90,7 +90,7 @@ def is_decoy(key: str, marker: str) -> bool:
     A match always carries the marker, so `keys.is_placeholder` (whole placeholder strings) never
     applies; example text that spells placeholder words between dashes does, but only for strings
     without a published key's exact shape, which a real key always has."""
-    body = key[len(key_prefix(key)):].replace(marker, "")
+    body = key[len(key_type(key)):].replace(marker, "")  # key_type knows sk-None- too
     if _entropy(body) < MIN_ENTROPY:
         return True
     return spells_placeholder_words(key) and not has_published_shape(key, marker)
