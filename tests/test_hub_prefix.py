@@ -44,3 +44,28 @@ def test_the_launcher_entry_is_named_keylab_and_strips_the_prefix() -> None:
     settings = setup_keylab()
     assert settings["absolute_url"] is False and settings["launcher_entry"]["title"] == "keylab sandbox"
     assert settings["command"][-2:] == ["--port", "{port}"] and settings["port"] == 8765
+
+
+def test_the_proxy_command_keeps_using_a_running_sandbox_while_it_answers(monkeypatch, capsys) -> None:
+    """A user who started `keylab start` already: the launcher entry uses that sandbox (no second
+    server on the same data dir), and ends when it stops answering."""
+    from keylab.hub import proxy
+
+    answers = iter([True, True, False])
+    monkeypatch.setattr(proxy, "_health", lambda port: next(answers))
+    monkeypatch.setattr(proxy.time, "sleep", lambda seconds: None)
+    monkeypatch.setattr(proxy.signal, "signal", lambda *args: None)
+    assert proxy.main(["--port", "8765"]) == 0
+    assert "using the sandbox already running on 127.0.0.1:8765" in capsys.readouterr().out
+
+
+def test_the_proxy_command_serves_the_users_sandbox_when_none_runs(monkeypatch, tmp_path) -> None:
+    from keylab.hub import proxy
+    from keylab.sandbox import server
+
+    served = []
+    monkeypatch.setenv("KEYLAB_HOME", str(tmp_path))
+    monkeypatch.setattr(proxy, "_health", lambda port: False)
+    monkeypatch.setattr(server, "run_foreground", lambda data, host, port: served.append((data, host, port)) or 0)
+    assert proxy.main(["--port", "8766"]) == 0
+    assert served == [(tmp_path / "sandbox", "127.0.0.1", 8766)]  # loopback only: the hub's login is in front
